@@ -81,7 +81,7 @@ fn hash_tiles(dir: &Path) -> BTreeMap<Tile, Vec<u8>> {
         .collect()
 }
 
-/// The leaf hashes an entry bundle replays to, with the root they make, or why not.
+/// The tree an entry bundle replays to, with its entries, or why the bundle is bad.
 fn replay(bundle: &EntryBundle, data: &[u8]) -> Result<(MemoryTree, Vec<Vec<u8>>), String> {
     let entries = bundle.parse(data).map_err(|e| e.to_string())?;
     let mut tree = MemoryTree::new();
