@@ -41,7 +41,7 @@ fn hashing(c: &mut Criterion) {
     let leaves: Vec<Hash> = (0..N).map(|i| leaf_hash(&i.to_be_bytes())).collect();
     g.bench_function("leaf_hash_x65536", |b| {
         b.iter_batched(
-            || MemoryTree::new(),
+            MemoryTree::new,
             |mut t| {
                 for l in &leaves {
                     t.append_leaf_hash(*l);
@@ -60,7 +60,7 @@ fn hashing(c: &mut Criterion) {
         .collect();
     g.bench_function("entry_64B_x65536", |b| {
         b.iter_batched(
-            || MemoryTree::new(),
+            MemoryTree::new,
             |mut t| {
                 for e in &entries {
                     t.append(e);

@@ -6,7 +6,9 @@
 
 use crate::hash::{Hash, node_hash};
 use crate::index::{LeafIndex, TreeSize};
-use crate::tree::{HashReader, TreeError, check_count, split_point, subtree_hash, subtree_indexes};
+use crate::tree::{
+    HashReader, TreeError, check_count, check_size, split_point, subtree_hash, subtree_indexes,
+};
 
 /// The most hashes a proof can have: a tree of at most 2^64 leaves has depth 64,
 /// and a consistency proof may add one more. Longer input is rejected before use.
@@ -272,6 +274,7 @@ pub fn prove_inclusion(
     size: TreeSize,
     reader: &impl HashReader,
 ) -> Result<InclusionProof, TreeError> {
+    check_size(size.0)?;
     if index.0 >= size.0 {
         return Err(TreeError::OutOfRange {
             index: index.0,
@@ -298,6 +301,7 @@ pub fn prove_consistency(
     new: TreeSize,
     reader: &impl HashReader,
 ) -> Result<ConsistencyProof, TreeError> {
+    check_size(new.0)?;
     if old.0 == 0 {
         return Err(TreeError::Invalid("consistency from the empty tree"));
     }
@@ -466,6 +470,9 @@ mod tests {
         assert!(prove_inclusion(LeafIndex(0), TreeSize(6), &t).is_err());
         assert!(prove_consistency(TreeSize(0), TreeSize(5), &t).is_err());
         assert!(prove_consistency(TreeSize(4), TreeSize(3), &t).is_err());
+        assert!(prove_inclusion(LeafIndex(0), TreeSize(u64::MAX), &t).is_err());
+        assert!(prove_consistency(TreeSize(1), TreeSize(u64::MAX), &t).is_err());
+        assert!(crate::tree::tree_hash(TreeSize(u64::MAX), &t).is_err());
         let r = t.root();
         let p = ConsistencyProof {
             old: TreeSize(0),

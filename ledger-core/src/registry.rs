@@ -749,18 +749,23 @@ impl Registry {
                 if verifier.name().as_str() != self.origin {
                     return Err("object.log_vkey must be named after the log's origin".into());
                 }
-                if let Some(want) = &self.anchors.authority_key {
-                    if *want != authority {
-                        return Err(
-                            "genesis names a different registry authority key than the trusted one"
-                                .into(),
-                        );
-                    }
+                if self
+                    .anchors
+                    .authority_key
+                    .is_some_and(|want| want != authority)
+                {
+                    return Err(
+                        "genesis names a different registry authority key than the trusted one"
+                            .into(),
+                    );
                 }
-                if let Some(want) = &self.anchors.log_vkey {
-                    if *want != log_vkey {
-                        return Err("genesis names a different log key than the trusted one".into());
-                    }
+                if self
+                    .anchors
+                    .log_vkey
+                    .as_ref()
+                    .is_some_and(|want| *want != log_vkey)
+                {
+                    return Err("genesis names a different log key than the trusted one".into());
                 }
                 Ok(Effect::Genesis {
                     authority,

@@ -524,13 +524,11 @@ impl Statement {
                 "must be a log origin (c2sp.org/tlog-checkpoint)",
             ));
         }
-        if let Some(s) = &subject {
-            if !text_ok(s, 256) {
-                return Err(invalid(
-                    "subject",
-                    "must be 1-256 characters with no control characters",
-                ));
-            }
+        if subject.as_ref().is_some_and(|s| !text_ok(s, 256)) {
+            return Err(invalid(
+                "subject",
+                "must be 1-256 characters with no control characters",
+            ));
         }
         Ok(Statement {
             bytes: bytes.to_vec(),

@@ -35,10 +35,7 @@ pub const TILE_WIDTH: u16 = 256;
 /// The largest tile level a path may name (c2sp.org/tlog-tiles, "Merkle Tree").
 pub const MAX_TILE_LEVEL: u8 = 63;
 
-/// The largest tree whose stored-hash indexes fit in a `u64` (see
-/// [`crate::tree::stored_hash_index`]): 2^63 leaves. Tile arithmetic beyond it is
-/// rejected with [`TileError::BeyondMaxTree`].
-pub const MAX_TREE_SIZE: u64 = 1 << 63;
+pub use crate::tree::MAX_TREE_SIZE;
 
 /// The largest entry an entry bundle can hold: its length is a uint16
 /// (c2sp.org/tlog-tiles, "Log entries").

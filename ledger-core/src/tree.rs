@@ -17,6 +17,10 @@
 use crate::hash::{Hash, leaf_hash, node_hash};
 use crate::index::{LeafIndex, TreeSize};
 
+/// The largest tree this implementation handles: 2^63 leaves. Stored-hash
+/// indexes of larger trees do not fit in a `u64`, so larger sizes are refused.
+pub const MAX_TREE_SIZE: u64 = 1 << 63;
+
 /// Errors from reading or extending a tree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
@@ -105,6 +109,7 @@ pub fn stored_hashes(
     reader: &impl HashReader,
 ) -> Result<Vec<Hash>, TreeError> {
     let n = index.0;
+    check_size(n + 1)?;
     // Each trailing 1 bit of n completes one subtree, whose left sibling is stored.
     let m = (n.trailing_ones()) as u8;
     let indexes: Vec<u64> = (0..m)
@@ -166,6 +171,7 @@ pub(crate) fn subtree_hash(mut lo: u64, hi: u64, hashes: &mut &[Hash]) -> Hash {
 /// # Errors
 /// Whatever `reader` returns.
 pub fn tree_hash(size: TreeSize, reader: &impl HashReader) -> Result<Hash, TreeError> {
+    check_size(size.0)?;
     if size.0 == 0 {
         return Ok(Hash::empty_tree());
     }
@@ -174,6 +180,14 @@ pub fn tree_hash(size: TreeSize, reader: &impl HashReader) -> Result<Hash, TreeE
     let hashes = reader.read_hashes(&need)?;
     check_count(&hashes, need.len())?;
     Ok(subtree_hash(0, size.0, &mut hashes.as_slice()))
+}
+
+/// Refuses sizes above [`MAX_TREE_SIZE`].
+pub(crate) fn check_size(size: u64) -> Result<(), TreeError> {
+    if size > MAX_TREE_SIZE {
+        return Err(TreeError::Invalid("tree size above 2^63"));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_count(hashes: &[Hash], want: usize) -> Result<(), TreeError> {

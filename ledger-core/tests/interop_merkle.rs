@@ -161,4 +161,5 @@ fn consistency_vectors() {
         accepted >= 5 && rejected >= 50,
         "accepted {accepted}, rejected {rejected}"
     );
+    assert!(not_applicable <= 1, "{not_applicable} cases not applicable");
 }
