@@ -73,7 +73,7 @@ impl ExampleLedger {
 
     pub fn genesis_statement(&self) -> Vec<u8> {
         format!(
-            r#"{{"v":1,"origin":"{ORIGIN}","agency":"registry","submission_id":"genesis","type":"registry.genesis","channel":"G2G","occurred_at":"2026-11-28T08:00:00Z","object":{{"authority_key":"{}","log_vkey":"{}"}}}}"#,
+            r#"{{"v":1,"origin":"{ORIGIN}","agency":"registry","submission_id":"genesis","type":"registry.genesis","channel":"G2G","occurred_at":"2026-11-28T07:59:00Z","object":{{"authority_key":"{}","log_vkey":"{}"}}}}"#,
             b64_key(&self.authority),
             self.log.verifier().to_vkey()
         )
@@ -82,7 +82,7 @@ impl ExampleLedger {
 
     pub fn register_statement(&self, agency: &str, name: &str) -> Vec<u8> {
         format!(
-            r#"{{"v":1,"origin":"{ORIGIN}","agency":"registry","submission_id":"register/{agency}","type":"registry.agency.register","channel":"G2G","occurred_at":"2026-11-28T08:00:00Z","object":{{"agency":"{agency}","name":"{name}","key":"{}"}}}}"#,
+            r#"{{"v":1,"origin":"{ORIGIN}","agency":"registry","submission_id":"register/{agency}","type":"registry.agency.register","channel":"G2G","occurred_at":"2026-11-28T07:59:00Z","object":{{"agency":"{agency}","name":"{name}","key":"{}"}}}}"#,
             b64_key(&key(agency))
         )
         .into_bytes()
@@ -101,7 +101,7 @@ impl ExampleLedger {
         let (salt, payload) = Self::permit_payload();
         let c = PayloadCommitment::compute(&salt, &payload);
         format!(
-            r#"{{"v":1,"origin":"{ORIGIN}","agency":"city-licensing","submission_id":"{submission}","type":"decision.permit.granted","channel":"G2B","occurred_at":"2026-11-28T09:30:00Z","subject":"PERMIT/2026/0042","object":{{"permit":"street food stall","outcome":"granted","legal_basis":"Perda 12/2024 art. 7","fee_idr":150000}},"payload_commitment":"{}"}}"#,
+            r#"{{"v":1,"origin":"{ORIGIN}","agency":"city-licensing","submission_id":"{submission}","type":"decision.permit.granted","channel":"G2B","occurred_at":"2026-11-28T07:45:00Z","subject":"PERMIT/2026/0042","object":{{"permit":"street food stall","outcome":"granted","legal_basis":"Perda 12/2024 art. 7","fee_idr":150000}},"payload_commitment":"{}"}}"#,
             c.to_hex()
         )
         .into_bytes()
