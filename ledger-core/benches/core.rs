@@ -122,5 +122,139 @@ fn notes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hashing, proofs, notes);
+/// A ledger of `n` agency decisions (after genesis and one registration), as
+/// encoded envelopes, built with the registry rules.
+fn example_entries(n: usize) -> (Vec<Vec<u8>>, String) {
+    use base64::Engine as _;
+    use ledger_core::entry::sign_statement;
+    use ledger_core::registry::{Registry, TrustAnchors};
+    let origin = "bench.example/log";
+    let authority = SigningKey::from_bytes(&[1; 32]);
+    let agency = SigningKey::from_bytes(&[2; 32]);
+    let log = Ed25519Signer::new(
+        Origin::new(origin).unwrap().key_name(),
+        SigningKey::from_bytes(&[3; 32]),
+    );
+    let b64 = |k: &SigningKey| {
+        base64::engine::general_purpose::STANDARD.encode(k.verifying_key().as_bytes())
+    };
+    let mut reg = Registry::new(origin, TrustAnchors::default());
+    let mut out = vec![];
+    let mut push = |reg: &mut Registry, key: &SigningKey, s: String, t: u64| {
+        let e = reg
+            .build_entry(s.as_bytes(), &sign_statement(key, s.as_bytes()), t)
+            .unwrap();
+        reg.apply(&e).unwrap();
+        out.push(e.encode().unwrap());
+    };
+    let head = |agency: &str, sub: &str, kind: &str, ch: &str| {
+        format!(
+            r#"{{"v":1,"origin":"{origin}","agency":"{agency}","submission_id":"{sub}","type":"{kind}","channel":"{ch}","occurred_at":"2026-11-28T08:00:00Z","#
+        )
+    };
+    push(
+        &mut reg,
+        &authority,
+        format!(
+            r#"{}"object":{{"authority_key":"{}","log_vkey":"{}"}}}}"#,
+            head("registry", "g", "registry.genesis", "G2G"),
+            b64(&authority),
+            log.verifier().to_vkey()
+        ),
+        1,
+    );
+    push(
+        &mut reg,
+        &authority,
+        format!(
+            r#"{}"object":{{"agency":"city","name":"City","key":"{}"}}}}"#,
+            head("registry", "r", "registry.agency.register", "G2G"),
+            b64(&agency)
+        ),
+        2,
+    );
+    for i in 0..n {
+        let s = format!(
+            r#"{}"subject":"PERMIT/2026/{i:06}","object":{{"permit":"street food stall","outcome":"granted","legal_basis":"Perda 12/2024 art. 7","fee_idr":150000}},"payload_commitment":"4835deeeb28bb0636a38d519059f00fcc06464995f7929269be5d2ad60b29f19"}}"#,
+            head(
+                "city",
+                &format!("2026/{i}"),
+                "decision.permit.granted",
+                "G2B"
+            )
+        );
+        push(&mut reg, &agency, s, 3 + i as u64);
+    }
+    (out, origin.to_owned())
+}
+
+fn replay(c: &mut Criterion) {
+    use ledger_core::registry::{Registry, TrustAnchors};
+    const ENTRIES: usize = 10_000;
+    let (entries, origin) = example_entries(ENTRIES);
+    let mut g = c.benchmark_group("replay");
+    g.throughput(Throughput::Elements(entries.len() as u64));
+    g.sample_size(10);
+    // Registry rules only (decode, parse, chain and key checks), signatures deferred.
+    g.bench_function("rules_only_x10002", |b| {
+        b.iter(|| {
+            let mut reg = Registry::new(&origin, TrustAnchors::default());
+            for e in &entries {
+                black_box(reg.apply_deferred(e).unwrap());
+            }
+        })
+    });
+    // Registry rules plus batch signature verification, single thread.
+    g.bench_function("rules_and_batch_signatures_x10002", |b| {
+        b.iter(|| {
+            let mut reg = Registry::new(&origin, TrustAnchors::default());
+            let mut tree = MemoryTree::new();
+            let mut pending = Vec::with_capacity(entries.len());
+            for e in &entries {
+                tree.append(e);
+                pending.push(reg.apply_deferred(e).unwrap().1);
+            }
+            for chunk in pending.chunks(256) {
+                let msgs: Vec<&[u8]> = chunk.iter().map(|p| p.message.as_slice()).collect();
+                let sigs: Vec<ed25519_dalek::Signature> = chunk
+                    .iter()
+                    .map(|p| ed25519_dalek::Signature::from_bytes(&p.signature))
+                    .collect();
+                let keys: Vec<ed25519_dalek::VerifyingKey> = chunk.iter().map(|p| p.key).collect();
+                ed25519_dalek::verify_batch(&msgs, &sigs, &keys).unwrap();
+            }
+            black_box(tree.root())
+        })
+    });
+    g.finish();
+
+    // The raw Ed25519 limits on the same messages, one thread.
+    let mut reg = Registry::new(&origin, TrustAnchors::default());
+    let pending: Vec<_> = entries
+        .iter()
+        .map(|e| reg.apply_deferred(e).unwrap().1)
+        .collect();
+    let mut g = c.benchmark_group("ed25519");
+    g.throughput(Throughput::Elements(256));
+    let chunk = &pending[2..258];
+    let msgs: Vec<&[u8]> = chunk.iter().map(|p| p.message.as_slice()).collect();
+    let sigs: Vec<ed25519_dalek::Signature> = chunk
+        .iter()
+        .map(|p| ed25519_dalek::Signature::from_bytes(&p.signature))
+        .collect();
+    let keys: Vec<ed25519_dalek::VerifyingKey> = chunk.iter().map(|p| p.key).collect();
+    g.bench_function("verify_batch_256", |b| {
+        b.iter(|| ed25519_dalek::verify_batch(black_box(&msgs), &sigs, &keys).unwrap())
+    });
+    g.bench_function("verify_strict_x256", |b| {
+        b.iter(|| {
+            for p in chunk {
+                p.verify().unwrap();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hashing, proofs, notes, replay);
 criterion_main!(benches);

@@ -20,6 +20,41 @@
 //! | [`receipt`] | receipts: an entry plus c2sp.org/tlog-proof (spec/receipts.md) |
 //!
 //! The normative description of every format is in the repository's `spec/` folder.
+//!
+//! ## Example: sign a checkpoint, then prove and verify an inclusion
+//!
+//! ```
+//! use ledger_core::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint, Origin};
+//! use ledger_core::hash::leaf_hash;
+//! use ledger_core::note::{Ed25519Signer, Ed25519Verifier};
+//! use ledger_core::proof::prove_inclusion;
+//! use ledger_core::tree::MemoryTree;
+//! use ledger_core::{LeafIndex, TreeSize};
+//!
+//! // The log: a tree of entries and a signing key named after its origin.
+//! let origin = Origin::new("ledger.example.gov/egov").unwrap();
+//! let signer = Ed25519Signer::new(
+//!     origin.key_name(),
+//!     ed25519_dalek::SigningKey::from_bytes(&[42; 32]),
+//! );
+//! let mut tree = MemoryTree::new();
+//! for entry in [&b"permit 1"[..], b"permit 2", b"tender award 7"] {
+//!     tree.append(entry);
+//! }
+//! let note = sign_checkpoint(
+//!     &Checkpoint::new(origin.clone(), tree.size(), tree.root()),
+//!     &signer,
+//! );
+//! let proof = prove_inclusion(LeafIndex(2), tree.size(), &tree).unwrap();
+//!
+//! // A verifier: only the verifier key string, the origin, and what the log sent.
+//! let vkey = signer.verifier().to_vkey();
+//! let verifier = Ed25519Verifier::from_vkey(&vkey).unwrap();
+//! let checkpoint = open_checkpoint(&note, &origin, &verifier, &[]).unwrap().checkpoint;
+//! assert_eq!(checkpoint.size, TreeSize(3));
+//! proof.verify(&leaf_hash(b"tender award 7"), &checkpoint.root).unwrap();
+//! assert!(proof.verify(&leaf_hash(b"tender award 8"), &checkpoint.root).is_err());
+//! ```
 #![deny(missing_docs)]
 
 pub mod checkpoint;
