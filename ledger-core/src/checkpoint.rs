@@ -97,6 +97,10 @@ pub enum CheckpointError {
     /// not enough (client error).
     #[error("the checkpoint is not signed by the log key")]
     MissingLogSignature,
+    /// A checkpoint of size 0 whose root is not the empty tree's root,
+    /// SHA-256 of no bytes (RFC 9162 §2.1.1): a signed impossibility (client error).
+    #[error("a checkpoint of size 0 must have the empty tree's root")]
+    EmptyTreeRoot,
     /// The log key's name is not the origin. This is a mistake in the caller's
     /// configuration (HTTP 500-like), not in the checkpoint.
     #[error("the log key is named {key}, but the origin is {origin}")]
@@ -289,7 +293,8 @@ pub struct SignedCheckpoint {
 /// [`CheckpointError::LogKeyNameMismatch`] if `log_key` is not named `origin`;
 /// [`CheckpointError::Note`] if the note is malformed or a known key's signature
 /// fails; [`CheckpointError::MissingLogSignature`]; any
-/// [`Checkpoint::parse_body`] error; [`CheckpointError::OriginMismatch`].
+/// [`Checkpoint::parse_body`] error; [`CheckpointError::EmptyTreeRoot`];
+/// [`CheckpointError::OriginMismatch`].
 pub fn open_checkpoint(
     bytes: &[u8],
     origin: &Origin,
@@ -310,6 +315,9 @@ pub fn open_checkpoint(
         return Err(CheckpointError::MissingLogSignature);
     }
     let checkpoint = Checkpoint::parse_body(note.text())?;
+    if checkpoint.size.0 == 0 && checkpoint.root != Hash::empty_tree() {
+        return Err(CheckpointError::EmptyTreeRoot);
+    }
     if &checkpoint.origin != origin {
         return Err(CheckpointError::OriginMismatch {
             expected: origin.clone(),
@@ -690,5 +698,26 @@ mod tests {
             bytes[i] ^= mask;
             prop_assert!(open_checkpoint(&bytes, &origin(), &v, &[]).is_err());
         }
+    }
+}
+
+#[cfg(test)]
+mod empty_tree_tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    #[test]
+    fn size_zero_needs_the_empty_root() {
+        let origin = Origin::new("example.com/log").unwrap();
+        let signer = Ed25519Signer::new(origin.key_name(), SigningKey::from_bytes(&[1; 32]));
+        let good = Checkpoint::new(origin.clone(), TreeSize(0), Hash::empty_tree());
+        let note = sign_checkpoint(&good, &signer);
+        assert!(open_checkpoint(&note, &origin, &signer.verifier(), &[]).is_ok());
+        let bad = Checkpoint::new(origin.clone(), TreeSize(0), Hash([7; 32]));
+        let note = sign_checkpoint(&bad, &signer);
+        assert!(matches!(
+            open_checkpoint(&note, &origin, &signer.verifier(), &[]),
+            Err(CheckpointError::EmptyTreeRoot)
+        ));
     }
 }
