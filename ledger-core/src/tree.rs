@@ -207,6 +207,10 @@ pub(crate) fn check_count(hashes: &[Hash], want: usize) -> Result<(), TreeError>
 pub struct MemoryTree {
     hashes: Vec<Hash>,
     size: u64,
+    /// The roots of the perfect subtrees that make up the tree, largest first
+    /// (one per set bit of `size`): the right edge, from which appends take
+    /// their siblings and the current root is folded.
+    edge: Vec<Hash>,
 }
 
 impl MemoryTree {
@@ -231,19 +235,24 @@ impl MemoryTree {
         let n = self.size;
         let mut h = leaf;
         self.hashes.push(h);
-        for level in 0..n.trailing_ones() as u8 {
-            let sibling = self.hashes[stored_hash_index(level, (n >> level) - 1) as usize];
+        // Each trailing 1 bit of n completes a subtree with the edge's last root.
+        for _ in 0..n.trailing_ones() {
+            let sibling = self.edge.pop().expect("one edge root per set bit of size");
             h = node_hash(&sibling, &h);
             self.hashes.push(h);
         }
+        self.edge.push(h);
         self.size += 1;
         LeafIndex(n)
     }
 
-    /// The current root.
+    /// The current root, folded from the right edge (RFC 9162 §2.1.1).
     pub fn root(&self) -> Hash {
-        self.root_at(self.size())
-            .expect("a memory tree holds all of its stored hashes")
+        let mut roots = self.edge.iter().rev();
+        match roots.next() {
+            None => Hash::empty_tree(),
+            Some(last) => roots.fold(*last, |acc, left| node_hash(left, &acc)),
+        }
     }
 
     /// The root at an earlier size.
