@@ -103,6 +103,12 @@ impl fmt::Display for Hash {
 
 /// The leaf hash of `data`: SHA-256(0x00 || data) (RFC 9162 §2.1.1).
 pub fn leaf_hash(data: &[u8]) -> Hash {
+    // Small leaves: one contiguous input is measurably faster than two updates.
+    if data.len() < 128 {
+        let mut buf = [0u8; 128];
+        buf[1..=data.len()].copy_from_slice(data);
+        return Hash(Sha256::digest(&buf[..=data.len()]).into());
+    }
     let mut h = Sha256::new();
     h.update([0x00]);
     h.update(data);
@@ -143,6 +149,17 @@ mod tests {
             root.to_hex(),
             "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"
         );
+    }
+
+    #[test]
+    fn small_and_large_leaves_hash_the_same_way() {
+        for len in 0..300usize {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut h = Sha256::new();
+            h.update([0x00]);
+            h.update(&data);
+            assert_eq!(leaf_hash(&data), Hash(h.finalize().into()), "length {len}");
+        }
     }
 
     #[test]
