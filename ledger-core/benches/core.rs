@@ -213,6 +213,24 @@ fn example_entries(n: usize) -> (Vec<Vec<u8>>, String) {
     (out, origin.to_owned())
 }
 
+/// The three parallel slices `ed25519_dalek::verify_batch` takes.
+fn batch_inputs(
+    chunk: &[ledger_core::registry::PendingSignature],
+) -> (
+    Vec<&[u8]>,
+    Vec<ed25519_dalek::Signature>,
+    Vec<ed25519_dalek::VerifyingKey>,
+) {
+    (
+        chunk.iter().map(|p| p.message.as_slice()).collect(),
+        chunk
+            .iter()
+            .map(|p| ed25519_dalek::Signature::from_bytes(&p.signature))
+            .collect(),
+        chunk.iter().map(|p| p.key).collect(),
+    )
+}
+
 fn replay(c: &mut Criterion) {
     use ledger_core::registry::{Registry, TrustAnchors};
     const ENTRIES: usize = 10_000;
@@ -240,12 +258,7 @@ fn replay(c: &mut Criterion) {
                 pending.push(reg.apply_deferred(e).unwrap().1);
             }
             for chunk in pending.chunks(256) {
-                let msgs: Vec<&[u8]> = chunk.iter().map(|p| p.message.as_slice()).collect();
-                let sigs: Vec<ed25519_dalek::Signature> = chunk
-                    .iter()
-                    .map(|p| ed25519_dalek::Signature::from_bytes(&p.signature))
-                    .collect();
-                let keys: Vec<ed25519_dalek::VerifyingKey> = chunk.iter().map(|p| p.key).collect();
+                let (msgs, sigs, keys) = batch_inputs(chunk);
                 ed25519_dalek::verify_batch(&msgs, &sigs, &keys).unwrap();
             }
             black_box(tree.root())
@@ -262,12 +275,7 @@ fn replay(c: &mut Criterion) {
     let mut g = c.benchmark_group("ed25519");
     g.throughput(Throughput::Elements(256));
     let chunk = &pending[2..258];
-    let msgs: Vec<&[u8]> = chunk.iter().map(|p| p.message.as_slice()).collect();
-    let sigs: Vec<ed25519_dalek::Signature> = chunk
-        .iter()
-        .map(|p| ed25519_dalek::Signature::from_bytes(&p.signature))
-        .collect();
-    let keys: Vec<ed25519_dalek::VerifyingKey> = chunk.iter().map(|p| p.key).collect();
+    let (msgs, sigs, keys) = batch_inputs(chunk);
     g.bench_function("verify_batch_256", |b| {
         b.iter(|| ed25519_dalek::verify_batch(black_box(&msgs), &sigs, &keys).unwrap())
     });
