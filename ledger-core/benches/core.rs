@@ -166,11 +166,10 @@ fn example_entries(n: usize) -> (Vec<Vec<u8>>, String) {
     let mut reg = Registry::new(origin, TrustAnchors::default());
     let mut out = vec![];
     let mut push = |reg: &mut Registry, key: &SigningKey, s: String, t: u64| {
-        let e = reg
-            .build_entry(s.as_bytes(), &sign_statement(key, s.as_bytes()), t)
+        let applied = reg
+            .sequence(s.as_bytes(), &sign_statement(key, s.as_bytes()), t)
             .unwrap();
-        reg.apply(&e).unwrap();
-        out.push(e.encode().unwrap());
+        out.push(applied.entry.encode().unwrap());
     };
     let head = |agency: &str, sub: &str, kind: &str, ch: &str| {
         format!(

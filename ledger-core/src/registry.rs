@@ -299,7 +299,6 @@ pub struct Registry {
     authority: Option<VerifyingKey>,
     log_vkey: Option<String>,
     registry_last: Option<LeafIndex>,
-    registry_entries: u64,
     agencies: BTreeMap<AgencyId, AgencyRecord>,
     /// Every key ever registered (including the authority's), so none is reused.
     key_owner: HashMap<KeyHash, AgencyId>,
@@ -381,7 +380,6 @@ impl Registry {
             authority: None,
             log_vkey: None,
             registry_last: None,
-            registry_entries: 0,
             agencies: BTreeMap::new(),
             key_owner: HashMap::new(),
             submissions: HashSet::new(),
@@ -464,7 +462,7 @@ impl Registry {
     ///
     /// # Errors
     /// A [`RegistryError`] if the statement does not parse or no active key of
-    /// its agency verifies the signature.
+    /// its agency (for genesis, the key it names) verifies the signature.
     pub fn build_entry(
         &self,
         statement: &[u8],
@@ -488,20 +486,23 @@ impl Registry {
                 }
             });
         }
-        let key = if index == 0 {
+        let candidates = if index == 0 {
             // Genesis names its own key; apply() checks it against the anchors.
-            let obj = &st.object;
-            parse_key("authority_key", obj.get("authority_key"))
-                .map_err(|reason| RegistryError::Rule { index, reason })?
+            vec![
+                parse_key("authority_key", st.object.get("authority_key"))
+                    .map_err(|reason| RegistryError::Rule { index, reason })?,
+            ]
         } else {
-            *keys
-                .iter()
-                .find(|k| verify_statement_signature(k, statement, signature))
-                .ok_or(RegistryError::BadSignature {
-                    index,
-                    key_hash: KeyHash::of(&keys[0]).0,
-                })?
+            keys
         };
+        // The returned entry names the key that verified this exact signature.
+        let key = *candidates
+            .iter()
+            .find(|k| verify_statement_signature(k, statement, signature))
+            .ok_or(RegistryError::BadSignature {
+                index,
+                key_hash: KeyHash::of(&candidates[0]).0,
+            })?;
         Ok(Entry {
             index: LeafIndex(index),
             sequenced_at_ms: now_ms.max(self.last_time),
@@ -511,6 +512,29 @@ impl Registry {
             key_hash: KeyHash::of(&key),
             signature: *signature,
         })
+    }
+
+    /// Sequences a signed statement: [`Registry::build_entry`], then every check
+    /// of [`Registry::apply`] except a second verification of the signature, which
+    /// `build_entry` already verified with the key the entry names. This is the
+    /// sequencer's path: one signature verification per entry. On error nothing
+    /// changes.
+    ///
+    /// # Errors
+    /// The first [`RegistryError`] found.
+    pub fn sequence(
+        &mut self,
+        statement: &[u8],
+        signature: &[u8; 64],
+        now_ms: u64,
+    ) -> Result<Applied, RegistryError> {
+        let entry = self.build_entry(statement, signature, now_ms)?;
+        let bytes = entry.encode().map_err(|source| RegistryError::Entry {
+            index: self.next_index,
+            source,
+        })?;
+        self.apply_inner(entry, leaf_hash(&bytes), false)
+            .map(|(applied, _verified_by_build_entry)| applied)
     }
 
     /// Checks `entry` against every rule, verifies its signature, and applies it.
@@ -665,7 +689,6 @@ impl Registry {
         self.submissions.insert(sub);
         if st.agency.is_registry() {
             self.registry_last = Some(entry.index);
-            self.registry_entries += 1;
         } else if let Some(a) = self.agencies.get_mut(&st.agency) {
             a.last_entry = Some(entry.index);
             a.entries += 1;
@@ -955,8 +978,8 @@ mod tests {
             statement: &[u8],
         ) -> Result<Applied, RegistryError> {
             self.time += 10;
-            let e = self.entry(signer, statement)?;
-            self.reg.apply(&e)
+            let sig = sign_statement(signer, statement);
+            self.reg.sequence(statement, &sig, self.time)
         }
 
         fn register(&mut self, agency: &str, k: &SigningKey) {

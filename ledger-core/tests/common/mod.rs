@@ -111,12 +111,11 @@ impl ExampleLedger {
     pub fn append(&mut self, signer: &SigningKey, statement: &[u8]) -> Applied {
         self.time_ms += 1_250;
         let sig = sign_statement(signer, statement);
-        let entry = self
+        let applied = self
             .registry
-            .build_entry(statement, &sig, self.time_ms)
+            .sequence(statement, &sig, self.time_ms)
             .unwrap();
-        let applied = self.registry.apply(&entry).unwrap();
-        let bytes = entry.encode().unwrap();
+        let bytes = applied.entry.encode().unwrap();
         self.tree.append(&bytes);
         self.entries.push(bytes);
         self.statements.push(statement.to_vec());
