@@ -533,8 +533,43 @@ impl Registry {
             index: self.next_index,
             source,
         })?;
-        self.apply_inner(entry, leaf_hash(&bytes), false)
+        self.apply_inner(entry, leaf_hash(&bytes), false, None)
             .map(|(applied, _verified_by_build_entry)| applied)
+    }
+
+    /// Sequences a statement whose signature the caller has already verified with
+    /// `key`, for example in a batch verification off the sequencer's thread
+    /// (ed25519 batch verification; spec/registry.md §4). Every check of
+    /// [`Registry::apply`] runs, including that `key` is an active key of the
+    /// statement's agency at this index (for genesis: the key genesis names),
+    /// except the signature itself, which is the caller's responsibility. On error
+    /// nothing changes.
+    ///
+    /// # Errors
+    /// The first [`RegistryError`] found; [`RegistryError::KeyNotActive`] if
+    /// `key` may not sign for the agency at this index.
+    pub fn sequence_verified(
+        &mut self,
+        statement: Statement,
+        signature: &[u8; 64],
+        key: &VerifyingKey,
+        now_ms: u64,
+    ) -> Result<Applied, RegistryError> {
+        let index = self.next_index;
+        let entry = Entry {
+            index: LeafIndex(index),
+            sequenced_at_ms: now_ms.max(self.last_time),
+            prev: self.last_leaf,
+            agency_prev: self.agency_head(&statement.agency),
+            statement: statement.bytes().to_vec(),
+            key_hash: KeyHash::of(key),
+            signature: *signature,
+        };
+        let bytes = entry
+            .encode()
+            .map_err(|source| RegistryError::Entry { index, source })?;
+        self.apply_inner(entry, leaf_hash(&bytes), false, Some(statement))
+            .map(|(applied, _verified_by_caller)| applied)
     }
 
     /// Checks `entry` against every rule, verifies its signature, and applies it.
@@ -547,7 +582,7 @@ impl Registry {
             index: self.next_index,
             source,
         })?;
-        self.apply_inner(entry.clone(), leaf_hash(&bytes), true)
+        self.apply_inner(entry.clone(), leaf_hash(&bytes), true, None)
             .map(|(a, _)| a)
     }
 
@@ -560,7 +595,7 @@ impl Registry {
             index: self.next_index,
             source,
         })?;
-        self.apply_inner(entry, leaf_hash(bytes), true)
+        self.apply_inner(entry, leaf_hash(bytes), true, None)
             .map(|(a, _)| a)
     }
 
@@ -579,7 +614,7 @@ impl Registry {
             index: self.next_index,
             source,
         })?;
-        let (applied, pending) = self.apply_inner(entry, leaf_hash(bytes), false)?;
+        let (applied, pending) = self.apply_inner(entry, leaf_hash(bytes), false, None)?;
         Ok((
             applied,
             pending.expect("deferred apply returns the signature check"),
@@ -591,6 +626,7 @@ impl Registry {
         entry: Entry,
         leaf: Hash,
         verify_now: bool,
+        parsed: Option<Statement>,
     ) -> Result<(Applied, Option<PendingSignature>), RegistryError> {
         let index = entry.index.0;
         if index != self.next_index {
@@ -613,8 +649,11 @@ impl Registry {
                 found: entry.sequenced_at_ms,
             });
         }
-        let st = Statement::parse(&entry.statement)
-            .map_err(|source| RegistryError::Statement { index, source })?;
+        let st = match parsed {
+            Some(st) if st.bytes() == entry.statement.as_slice() => st,
+            _ => Statement::parse(&entry.statement)
+                .map_err(|source| RegistryError::Statement { index, source })?,
+        };
         if st.origin != self.origin {
             return Err(RegistryError::Origin {
                 index,
@@ -1330,5 +1369,47 @@ mod tests {
         // Genesis for another origin's log key.
         let mut r = Registry::new("other.example/log", TrustAnchors::default());
         assert!(r.apply(&e).is_err());
+    }
+
+    #[test]
+    fn sequence_verified_checks_everything_but_the_signature() {
+        let mut l = Ledger::new();
+        l.register("city", &key(2));
+        let mut twin = l.reg.clone();
+        let st = decision("city", "v1");
+        let sig = sign_statement(&key(2), &st);
+        let a = l.reg.sequence(&st, &sig, 5000).unwrap();
+        let parsed = Statement::parse(&st).unwrap();
+        let b = twin
+            .sequence_verified(parsed, &sig, &key(2).verifying_key(), 5000)
+            .unwrap();
+        assert_eq!(a.entry, b.entry);
+        assert_eq!(a.leaf_hash, b.leaf_hash);
+
+        // A key that is not the agency's is refused, and nothing changes.
+        let st = decision("city", "v2");
+        let before = twin.next_index();
+        let err = twin
+            .sequence_verified(
+                Statement::parse(&st).unwrap(),
+                &sign_statement(&key(7), &st),
+                &key(7).verifying_key(),
+                6000,
+            )
+            .unwrap_err();
+        assert_eq!(err.code(), "key_not_active");
+        assert_eq!(twin.next_index(), before);
+
+        // The registry rules still apply: a duplicate submission id.
+        let st = decision("city", "v1");
+        let err = twin
+            .sequence_verified(
+                Statement::parse(&st).unwrap(),
+                &sign_statement(&key(2), &st),
+                &key(2).verifying_key(),
+                6000,
+            )
+            .unwrap_err();
+        assert_eq!(err.code(), "duplicate_submission");
     }
 }

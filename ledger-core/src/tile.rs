@@ -1035,6 +1035,183 @@ pub fn encode_entry_bundle<E: AsRef<[u8]>>(entries: &[E]) -> Result<Vec<u8>, Til
     Ok(out)
 }
 
+/// The right edge of a tiled tree, for a log that appends: for each tile level, the
+/// hashes of its rightmost, not yet full tile (c2sp.org/tlog-tiles). It computes
+/// exactly the tile data a log must store and serve, and the root, in memory
+/// bounded by 256 hashes per level, whatever the size of the log.
+///
+/// A sequencer appends each new leaf hash, stores the tiles that
+/// [`TileBuilder::take_completed`] returns and the current
+/// [`TileBuilder::partial_tiles`], and signs [`TileBuilder::root`]. A replaying
+/// verifier does the same and compares with the tiles it downloaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TileBuilder {
+    size: u64,
+    /// `levels[l]` holds the hashes of level `l`'s partial tile (fewer than 256).
+    levels: Vec<Vec<Hash>>,
+    completed: Vec<(Tile, Vec<u8>)>,
+}
+
+impl TileBuilder {
+    /// The builder of the empty tree.
+    pub fn new() -> TileBuilder {
+        TileBuilder::default()
+    }
+
+    /// Resumes a tree of `size` leaves from the data of its partial tiles, one per
+    /// level where [`tiles_for_size`]`(size)` has a partial tile, lowest level first
+    /// (as [`TileBuilder::partial_tiles`] returned them).
+    ///
+    /// # Errors
+    /// [`TileError::DataLength`] if a tile's data is not exactly the partial
+    /// tile's width, [`TileError::TreeTooLarge`], or [`TileError::ReadCount`] if
+    /// there are more or fewer tiles than `size` has partial tiles.
+    pub fn resume(size: TreeSize, partial: &[Vec<u8>]) -> Result<TileBuilder, TileError> {
+        if size.0 > MAX_TREE_SIZE {
+            return Err(TileError::TreeTooLarge(size.0));
+        }
+        let mut levels = Vec::new();
+        let mut data = partial.iter();
+        let mut level: u8 = 0;
+        while level <= MAX_TILE_LEVEL {
+            let n = shr(size.0, u32::from(level) * u32::from(TILE_HEIGHT));
+            if n == 0 {
+                break;
+            }
+            let width = (n % u64::from(TILE_WIDTH)) as u16;
+            let mut hashes = Vec::with_capacity(usize::from(TILE_WIDTH));
+            if width > 0 {
+                let tile = Tile {
+                    level,
+                    index: n / u64::from(TILE_WIDTH),
+                    width,
+                };
+                let d = data.next().ok_or(TileError::ReadCount {
+                    expected: partial.len() + 1,
+                    found: partial.len(),
+                })?;
+                if d.len() != tile.data_len() {
+                    return Err(TileError::DataLength {
+                        path: tile.path(),
+                        expected: tile.data_len(),
+                        found: d.len(),
+                    });
+                }
+                hashes.extend(d.chunks_exact(HASH_SIZE).map(|c| {
+                    let mut h = [0u8; HASH_SIZE];
+                    h.copy_from_slice(c);
+                    Hash(h)
+                }));
+            }
+            levels.push(hashes);
+            level += 1;
+        }
+        let unused = data.count();
+        if unused > 0 {
+            return Err(TileError::ReadCount {
+                expected: partial.len() - unused,
+                found: partial.len(),
+            });
+        }
+        Ok(TileBuilder {
+            size: size.0,
+            levels,
+            completed: Vec::new(),
+        })
+    }
+
+    /// The number of leaves appended.
+    pub fn size(&self) -> TreeSize {
+        TreeSize(self.size)
+    }
+
+    /// Appends a leaf hash (RFC 9162 §2.1.1). Tiles that become full are kept until
+    /// [`TileBuilder::take_completed`].
+    ///
+    /// # Panics
+    /// If the tree already has [`MAX_TREE_SIZE`] leaves.
+    pub fn append(&mut self, leaf: Hash) {
+        assert!(self.size < MAX_TREE_SIZE, "tree is full");
+        self.size += 1;
+        let mut hash = leaf;
+        for level in 0..=MAX_TILE_LEVEL {
+            let l = usize::from(level);
+            if self.levels.len() == l {
+                self.levels
+                    .push(Vec::with_capacity(usize::from(TILE_WIDTH)));
+            }
+            self.levels[l].push(hash);
+            if self.levels[l].len() < usize::from(TILE_WIDTH) {
+                return;
+            }
+            // The tile is full: store it, and carry its root one tile level up.
+            let n = shr(self.size, u32::from(level) * u32::from(TILE_HEIGHT));
+            let data: Vec<u8> = self.levels[l].iter().flat_map(|h| h.0).collect();
+            hash = tile_hash(&data);
+            self.completed.push((
+                Tile {
+                    level,
+                    index: n / u64::from(TILE_WIDTH) - 1,
+                    width: TILE_WIDTH,
+                },
+                data,
+            ));
+            self.levels[l].clear();
+        }
+    }
+
+    /// The full tiles completed since the last call, in the order they filled.
+    pub fn take_completed(&mut self) -> Vec<(Tile, Vec<u8>)> {
+        std::mem::take(&mut self.completed)
+    }
+
+    /// The current partial tiles with their data, lowest level first: the partial
+    /// tiles of [`tiles_for_size`]`(size)`.
+    pub fn partial_tiles(&self) -> Vec<(Tile, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (level, hashes) in self.levels.iter().enumerate() {
+            if hashes.is_empty() {
+                continue;
+            }
+            let level = level as u8;
+            let n = shr(self.size, u32::from(level) * u32::from(TILE_HEIGHT));
+            out.push((
+                Tile {
+                    level,
+                    index: n / u64::from(TILE_WIDTH),
+                    width: hashes.len() as u16,
+                },
+                hashes.iter().flat_map(|h| h.0).collect(),
+            ));
+        }
+        out
+    }
+
+    /// The root of the tree (RFC 9162 §2.1.1): the partial tiles' hashes, split
+    /// into perfect subtrees from the left, folded from the right.
+    pub fn root(&self) -> Hash {
+        let mut subtrees = Vec::new();
+        for hashes in self.levels.iter().rev() {
+            let mut rest = hashes.as_slice();
+            while !rest.is_empty() {
+                let take = 1usize << rest.len().ilog2();
+                let (head, tail) = rest.split_at(take);
+                let data: Vec<u8> = head.iter().flat_map(|h| h.0).collect();
+                subtrees.push(tile_hash(&data));
+                rest = tail;
+            }
+        }
+        let mut iter = subtrees.into_iter().rev();
+        let Some(mut root) = iter.next() else {
+            return Hash::empty_tree();
+        };
+        for left in iter {
+            root = node_hash(&left, &root);
+        }
+        root
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1726,5 +1903,66 @@ mod tests {
                 prop_assert!(tree_hash(t.size(), &r).is_err());
             }
         }
+    }
+
+    #[test]
+    fn tile_builder_matches_memory_tree() {
+        let mut b = TileBuilder::new();
+        let mut stored: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
+        let mut t = MemoryTree::new();
+        assert_eq!(b.root(), Hash::empty_tree());
+        let checkpoints = [
+            1u64, 2, 3, 255, 256, 257, 511, 512, 700, 65_535, 65_536, 65_537, 66_000,
+        ];
+        for n in 1..=66_000u64 {
+            let leaf = leaf_hash(&n.to_be_bytes());
+            b.append(leaf);
+            t.append_leaf_hash(leaf);
+            for (tile, data) in b.take_completed() {
+                assert!(!tile.is_partial());
+                assert_eq!(read_tile_data(&tile, &t).unwrap(), data, "{}", tile.path());
+                assert!(stored.insert((tile.level(), tile.index()), data).is_none());
+            }
+            if checkpoints.contains(&n) {
+                assert_eq!(b.size(), TreeSize(n));
+                assert_eq!(b.root(), t.root(), "root at {n}");
+                let partial = b.partial_tiles();
+                let want: Vec<Tile> = tiles_for_size(TreeSize(n))
+                    .into_iter()
+                    .filter(|t| t.is_partial())
+                    .collect();
+                assert_eq!(partial.iter().map(|(t, _)| *t).collect::<Vec<_>>(), want);
+                for (tile, data) in &partial {
+                    assert_eq!(&read_tile_data(tile, &t).unwrap(), data);
+                }
+                // Resuming from the partial tiles gives the same builder.
+                let data: Vec<Vec<u8>> = partial.into_iter().map(|(_, d)| d).collect();
+                let r = TileBuilder::resume(TreeSize(n), &data).unwrap();
+                assert_eq!(r.root(), b.root());
+                assert_eq!(r.partial_tiles(), b.partial_tiles());
+            }
+        }
+        // Every full tile of the final tree was emitted exactly once.
+        let full: Vec<Tile> = tiles_for_size(TreeSize(66_000))
+            .into_iter()
+            .filter(|t| !t.is_partial())
+            .collect();
+        assert_eq!(full.len(), stored.len());
+    }
+
+    #[test]
+    fn tile_builder_resume_rejects_bad_data() {
+        let mut b = TileBuilder::new();
+        for n in 0..300u64 {
+            b.append(leaf_hash(&n.to_be_bytes()));
+        }
+        let data: Vec<Vec<u8>> = b.partial_tiles().into_iter().map(|(_, d)| d).collect();
+        assert_eq!(data.len(), 2);
+        assert!(TileBuilder::resume(TreeSize(300), &data[..1]).is_err());
+        assert!(TileBuilder::resume(TreeSize(301), &data).is_err());
+        let mut extra = data.clone();
+        extra.push(vec![0; 32]);
+        assert!(TileBuilder::resume(TreeSize(300), &extra).is_err());
+        assert!(TileBuilder::resume(TreeSize(0), &[]).unwrap().root() == Hash::empty_tree());
     }
 }
