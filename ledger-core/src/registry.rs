@@ -473,7 +473,8 @@ impl Registry {
         let st = Statement::parse(statement)
             .map_err(|source| RegistryError::Statement { index, source })?;
         let keys = self.signing_keys(&st.agency);
-        if keys.is_empty() && !(index == 0 && st.agency.is_registry()) {
+        let registered = self.agencies.contains_key(&st.agency);
+        if keys.is_empty() && !registered && !(index == 0 && st.agency.is_registry()) {
             return Err(if st.agency.is_registry() {
                 RegistryError::Rule {
                     index,
@@ -496,13 +497,33 @@ impl Registry {
             keys
         };
         // The returned entry names the key that verified this exact signature.
-        let key = *candidates
+        let Some(key) = candidates
             .iter()
             .find(|k| verify_statement_signature(k, statement, signature))
-            .ok_or(RegistryError::BadSignature {
+            .copied()
+        else {
+            // A key the agency no longer has (revoked or rotated out) is a key
+            // problem (403), not a forged signature (401).
+            if let Some(old) = self.agencies.get(&st.agency).and_then(|a| {
+                a.keys.iter().find(|k| {
+                    k.revoked_at.is_some()
+                        && verify_statement_signature(&k.key, statement, signature)
+                })
+            }) {
+                return Err(RegistryError::KeyNotActive {
+                    index,
+                    agency: st.agency.to_string(),
+                    key_hash: old.key_hash.0,
+                });
+            }
+            return Err(RegistryError::BadSignature {
                 index,
-                key_hash: KeyHash::of(&candidates[0]).0,
-            })?;
+                key_hash: candidates
+                    .first()
+                    .map(|k| KeyHash::of(k).0)
+                    .unwrap_or_default(),
+            });
+        };
         Ok(Entry {
             index: LeafIndex(index),
             sequenced_at_ms: now_ms.max(self.last_time),
@@ -1069,8 +1090,14 @@ mod tests {
             ),
         );
         let r = l.append(&key(1), &rotate).unwrap();
+        // A rotated-out key is a key problem (403 at the API), a stranger's key a
+        // bad signature (401).
         assert!(matches!(
             l.append(&key(2), &decision("city", "3")),
+            Err(RegistryError::KeyNotActive { .. })
+        ));
+        assert!(matches!(
+            l.append(&key(9), &decision("city", "3")),
             Err(RegistryError::BadSignature { .. })
         ));
         l.append(&key(3), &decision("city", "3")).unwrap();
@@ -1287,11 +1314,13 @@ mod tests {
             ),
         );
         l.append(&key(1), &revoke).unwrap();
+        // An agency with no active key is still registered: its revoked key is
+        // a key problem, not an unknown agency.
         assert_eq!(
             l.append(&key(4), &decision("tax", "after"))
                 .unwrap_err()
                 .code(),
-            "unknown_agency"
+            "key_not_active"
         );
         let revoke2 = stmt(
             "registry",

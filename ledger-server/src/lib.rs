@@ -1,6 +1,20 @@
-//! The ledger server: the RocksDB store, and (issue 3) the sequencer and HTTP API.
+//! The e-government audit ledger server: a durable, signed, tiled ledger over
+//! HTTP on RocksDB (DESIGN.md §5; the API is spec/api.md).
 //!
-//! Formats, hashing and verification all come from `ledger-core`; this crate only
-//! stores and serves them.
+//! - [`store`]: the storage trait, RocksDB and in-memory implementations.
+//! - [`ledger`]: key layout, typed reads, the startup check.
+//! - [`sequencer`]: the one writer: batches, signatures, rules, one synced commit.
+//! - [`checkpointer`]: signs, persists, then publishes checkpoints.
+//! - [`api`]: the HTTP routes.
+//! - [`node`], [`init`], [`demo`], [`config`]: assembling and running it.
 
+pub mod api;
+pub mod checkpointer;
+pub mod config;
+pub mod demo;
+pub mod init;
+pub mod ledger;
+pub mod metrics;
+pub mod node;
+pub mod sequencer;
 pub mod store;

@@ -1,33 +1,252 @@
-//! `ledger-server`: runs the e-government audit ledger.
-//!
-//! This build only has the storage layer; `init`, `serve` and `demo` arrive with
-//! the server issue (#3).
+//! `ledger-server`: init, serve and demo (spec/api.md).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use ledger_server::config::ServeOptions;
+use ledger_server::init::{Authority, InitOutcome, init};
+use ledger_server::node::{Node, serve};
+use ledger_server::{demo, store::RocksStore};
 
 /// The e-government audit ledger server.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, long_about = None)]
 struct Cli {
-    /// The data directory to open or create (an embedded RocksDB store).
-    #[arg(long, default_value = "./ledger-data")]
-    data: std::path::PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a ledger: the store, the log's signing key and the genesis entry.
+    ///
+    /// The registry authority signs genesis. Give its secret key file
+    /// (--authority-key), or only its public key (--authority-pubkey): then init
+    /// writes DIR/genesis.json for the authority to sign offline, and is run again
+    /// with --genesis-signature. With neither, a development authority key is made
+    /// (NOT for production).
+    Init {
+        /// The data directory to create.
+        #[arg(long, env = "LEDGER_DATA")]
+        data: PathBuf,
+        /// The log's origin, e.g. `ledger.example.gov/egov` (c2sp.org/tlog-checkpoint).
+        #[arg(long)]
+        origin: String,
+        /// The registry authority's secret key file (base64 seed), used only to sign genesis.
+        #[arg(long, conflicts_with = "authority_pubkey")]
+        authority_key: Option<PathBuf>,
+        /// The registry authority's public key (base64).
+        #[arg(long)]
+        authority_pubkey: Option<String>,
+        /// The authority's signature over DIR/genesis.json (base64), with --authority-pubkey.
+        #[arg(long, requires = "authority_pubkey")]
+        genesis_signature: Option<String>,
+    },
+    /// Serve the ledger's HTTP API.
+    Serve(ServeOptions),
+    /// Run a demo ledger in ./ledger-demo with sample agencies and records.
+    Demo(ServeOptions),
+    /// Report what a stopped ledger's data costs on disk, per entry (flushes and
+    /// compacts the store first).
+    Stats {
+        /// The data directory.
+        #[arg(long, env = "LEDGER_DATA")]
+        data: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy the store of a stopped ledger to a new directory (a RocksDB checkpoint).
+    Backup {
+        /// The data directory.
+        #[arg(long, env = "LEDGER_DATA")]
+        data: PathBuf,
+        /// Where to write the copy (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn run_init(
+    data: PathBuf,
+    origin: String,
+    authority_key: Option<PathBuf>,
+    authority_pubkey: Option<String>,
+    genesis_signature: Option<String>,
+) -> Result<()> {
+    let authority = match (authority_key, authority_pubkey) {
+        (Some(path), _) => Authority::SecretKey(path),
+        (None, Some(key)) => Authority::PublicKey {
+            key,
+            signature: genesis_signature,
+        },
+        (None, None) => Authority::Dev,
+    };
+    match init(&data, &origin, authority)? {
+        InitOutcome::Created {
+            vkey,
+            authority_key,
+            dev_authority_key,
+        } => {
+            if let Some(path) = dev_authority_key {
+                eprintln!("WARNING: ************************************************************");
+                eprintln!("WARNING: a DEVELOPMENT registry authority key was generated and stored");
+                eprintln!(
+                    "WARNING: in {}. Whoever holds it can register agencies.",
+                    path.display()
+                );
+                eprintln!("WARNING: For production, pass --authority-pubkey (offline signing).");
+                eprintln!("WARNING: ************************************************************");
+            }
+            println!("Created the ledger in {}", data.display());
+            println!("origin:        {origin}");
+            println!("verifier key:  {vkey}");
+            println!("authority key: {authority_key}");
+            println!("Next: ledger-server serve --data {}", data.display());
+        }
+        InitOutcome::NeedsSignature { genesis, vkey } => {
+            println!("The genesis statement is in {}.", genesis.display());
+            println!("verifier key: {vkey}");
+            println!("The registry authority signs its exact bytes, for example with");
+            println!(
+                "  agency-client sign --key AUTHORITY.key --statement {}",
+                genesis.display()
+            );
+            println!("then run init again with the same flags and --genesis-signature SIG.");
+        }
+    }
+    Ok(())
+}
+
+async fn run_serve(opts: ServeOptions, demo_mode: bool) -> Result<()> {
+    let default = demo_mode.then(demo::default_dir);
+    let settings = opts.resolve(default.as_deref())?;
+    if demo_mode {
+        demo::prepare(&settings.data)?;
+    }
+    let node = Node::start(&settings.data, settings.node.clone())?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    if demo_mode {
+        demo::seed(&node, &settings.data).await?;
+        println!(
+            "{}",
+            demo::guide(&node, &settings.data, &format!("http://{addr}"))
+        );
+    }
+    tracing::info!(
+        "serving {} on http://{addr} (entries: {})",
+        node.state.params.origin,
+        node.state.committed.borrow().size
+    );
+    serve(node, listener, settings.request_timeout).await
+}
+
+fn stats(data: &std::path::Path, json: bool) -> Result<()> {
+    use ledger_server::ledger::LedgerDb;
+    let store = std::sync::Arc::new(RocksStore::open(&ledger_server::node::db_dir(data))?);
+    let db = LedgerDb::new(store.clone());
+    let size = db.size()?;
+    let mut entry_bytes = 0u64;
+    let mut next = 0u64;
+    while next < size {
+        let end = (next + 4096).min(size);
+        entry_bytes += db
+            .entries(next, end)?
+            .iter()
+            .map(|e| e.len() as u64)
+            .sum::<u64>();
+        next = end;
+    }
+    let usage = store.disk_usage(true)?;
+    let total: u64 = usage.iter().map(|(_, b)| b).sum();
+    let per_entry = |b: u64| {
+        if size == 0 {
+            0.0
+        } else {
+            b as f64 / size as f64
+        }
+    };
+    let overhead = per_entry(total) - per_entry(entry_bytes);
+    if json {
+        let cfs: serde_json::Map<String, serde_json::Value> = usage
+            .iter()
+            .map(|(n, b)| ((*n).to_owned(), serde_json::json!(b)))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"entries": size, "entry_bytes": entry_bytes, "disk_bytes": total,
+                "disk_bytes_per_entry": per_entry(total), "entry_bytes_per_entry": per_entry(entry_bytes),
+                "overhead_bytes_per_entry": overhead, "column_families": cfs})
+        );
+    } else {
+        println!("entries:           {size}");
+        println!(
+            "entry bytes:       {entry_bytes} ({:.1} per entry)",
+            per_entry(entry_bytes)
+        );
+        println!(
+            "on disk (SST):     {total} ({:.1} per entry)",
+            per_entry(total)
+        );
+        println!("overhead:          {overhead:.1} bytes per entry beyond the entry itself");
+        for (n, b) in usage {
+            println!("  {n:<12} {b:>14} ({:.1} per entry)", per_entry(b));
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
-    match ledger_server::store::Store::open(&cli.data) {
-        Ok(_) => {
-            eprintln!(
-                "opened the store in {}; the HTTP API is not built yet (issue #3)",
-                cli.data.display()
-            );
-            ExitCode::from(2)
-        }
+    let result = match cli.command {
+        Command::Init {
+            data,
+            origin,
+            authority_key,
+            authority_pubkey,
+            genesis_signature,
+        } => run_init(
+            data,
+            origin,
+            authority_key,
+            authority_pubkey,
+            genesis_signature,
+        ),
+        Command::Stats { data, json } => stats(&data, json),
+        Command::Backup { data, out } => RocksStore::open(&ledger_server::node::db_dir(&data))
+            .and_then(|s| s.backup(&out))
+            .map_err(anyhow::Error::from)
+            .map(|()| println!("Backed up {} to {}", data.display(), out.display())),
+        command => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+            .and_then(|rt| {
+                rt.block_on(async {
+                    match command {
+                        Command::Serve(opts) => run_serve(opts, false).await,
+                        Command::Demo(opts) => run_serve(opts, true).await,
+                        _ => Ok(()),
+                    }
+                })
+            }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -1,81 +1,334 @@
-//! The embedded RocksDB store: one directory, one column family per kind of data
-//! (DESIGN.md §5).
+//! Storage: a small key-value trait with one column family per kind of data
+//! (DESIGN.md §5), a RocksDB implementation (the default, one directory) and an
+//! in-memory one for tests, which can also inject write failures.
+//!
+//! The ledger needs only point reads, ordered range reads and one atomic, durable
+//! batch write per sequencer batch; the key layout is in [`crate::ledger`].
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
-use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions,
+};
 
-/// The column families the ledger keeps, in one RocksDB directory.
-pub const COLUMN_FAMILIES: &[&str] = &[
-    "entries",
-    "tree",
-    "payloads",
-    "dedup",
-    "by_agency",
-    "by_type",
-    "meta",
-];
+/// The column families: one per kind of data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cf {
+    /// index → entry envelope (spec/entry.md §2).
+    Entries,
+    /// (tile level, tile index) → hash tile data, full or the current partial tile.
+    Tiles,
+    /// index → salt || private payload (kept beside the log, never in it).
+    Payloads,
+    /// agency 0x00 submission id → index (idempotency).
+    Dedup,
+    /// agency 0x00 index → ∅ (search by agency).
+    ByAgency,
+    /// type 0x00 index → ∅ (search by type).
+    ByType,
+    /// channel 0x00 index → ∅ (search by channel).
+    ByChannel,
+    /// Tree size, the latest signed checkpoint, the origin.
+    Meta,
+}
 
-/// Errors from the storage layer. Each maps to HTTP 503 at the API.
+impl Cf {
+    /// Every column family.
+    pub const ALL: [Cf; 8] = [
+        Cf::Entries,
+        Cf::Tiles,
+        Cf::Payloads,
+        Cf::Dedup,
+        Cf::ByAgency,
+        Cf::ByType,
+        Cf::ByChannel,
+        Cf::Meta,
+    ];
+
+    /// The column family's name in RocksDB.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Entries => "entries",
+            Cf::Tiles => "tiles",
+            Cf::Payloads => "payloads",
+            Cf::Dedup => "dedup",
+            Cf::ByAgency => "by_agency",
+            Cf::ByType => "by_type",
+            Cf::ByChannel => "by_channel",
+            Cf::Meta => "meta",
+        }
+    }
+}
+
+/// Errors from the storage layer. At the API every one is HTTP 503; the text is
+/// logged, never sent to clients.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// RocksDB reported an error.
-    #[error("storage error: {0}")]
+    /// RocksDB reported an error (I/O, corruption, a full disk).
+    #[error("RocksDB: {0}")]
     Rocks(#[from] rocksdb::Error),
     /// A column family that the store needs is missing.
     #[error("column family {0:?} is missing")]
     MissingColumnFamily(&'static str),
+    /// An injected failure (tests), or a store that refuses writes.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data that does not decode: the store is corrupt.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
 }
 
-/// The ledger's RocksDB database.
-pub struct Store {
+/// Puts to apply atomically.
+#[derive(Default, Debug)]
+pub struct Batch {
+    ops: Vec<(Cf, Vec<u8>, Vec<u8>)>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Adds `key = value` in `cf`.
+    pub fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push((cf, key.into(), value.into()));
+    }
+
+    /// The number of puts.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A key and its value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// What the ledger needs from storage.
+pub trait Storage: Send + Sync {
+    /// The value of `key` in `cf`.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the store cannot be read.
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The pairs with `from <= key < to` in `cf`, in key order, at most `limit`.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the store cannot be read.
+    fn range(
+        &self,
+        cf: Cf,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StoreError>;
+
+    /// Applies every put in `batch` atomically and durably: when this returns
+    /// `Ok`, the batch survives a crash of the process or the machine (a synced
+    /// write-ahead log), and on `Err` none of it is visible.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the write failed (for example, the disk is full).
+    fn write(&self, batch: Batch) -> Result<(), StoreError>;
+}
+
+/// The RocksDB store: one directory, one column family per [`Cf`].
+pub struct RocksStore {
     db: DB,
 }
 
-impl Store {
+impl RocksStore {
     /// Opens (creating if needed) the store in `dir`, with every column family.
     ///
     /// # Errors
-    /// Returns [`StoreError::Rocks`] if RocksDB cannot open the directory.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    /// [`StoreError::Rocks`] if RocksDB cannot open the directory (it is locked by
+    /// another process, unreadable, or corrupt).
+    pub fn open(dir: &Path) -> Result<RocksStore, StoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let cfs = COLUMN_FAMILIES
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        opts.set_max_background_jobs(2);
+        // Refuse to open a store whose files fail their checksums.
+        opts.set_paranoid_checks(true);
+        let cfs = Cf::ALL.iter().map(|cf| {
+            let mut o = Options::default();
+            // Hashes do not compress; everything else (JSON, keys) does.
+            o.set_compression_type(if *cf == Cf::Tiles {
+                DBCompressionType::None
+            } else {
+                DBCompressionType::Lz4
+            });
+            let mut block = BlockBasedOptions::default();
+            block.set_block_size(16 * 1024);
+            o.set_block_based_table_factory(&block);
+            ColumnFamilyDescriptor::new(cf.name(), o)
+        });
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
-        Ok(Self { db })
+        Ok(RocksStore { db })
     }
 
-    /// Writes `key = value` in column family `cf`, durably: the call returns only
-    /// after the write-ahead log is synced.
+    fn handle(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(cf.name())
+            .ok_or(StoreError::MissingColumnFamily(cf.name()))
+    }
+
+    /// Flushes every column family (and compacts it, with `compact`) and returns
+    /// the bytes of table files per column family: what the data costs on disk.
     ///
     /// # Errors
-    /// Returns an error if the column family is unknown or RocksDB fails.
-    pub fn put_synced(&self, cf: &'static str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let handle = self
-            .db
-            .cf_handle(cf)
-            .ok_or(StoreError::MissingColumnFamily(cf))?;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(&handle, key, value);
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.db.write_opt(batch, &wo)?;
+    /// [`StoreError::Rocks`] if a flush or compaction fails.
+    pub fn disk_usage(&self, compact: bool) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for cf in Cf::ALL {
+            let h = self.handle(cf)?;
+            self.db.flush_cf(h)?;
+            if compact {
+                self.db.compact_range_cf(h, None::<&[u8]>, None::<&[u8]>);
+            }
+            let bytes = self
+                .db
+                .property_int_value_cf(h, "rocksdb.total-sst-files-size")?
+                .unwrap_or(0);
+            out.push((cf.name(), bytes));
+        }
+        Ok(out)
+    }
+
+    /// Writes a consistent copy of the store to `dir` (a RocksDB checkpoint: hard
+    /// links where possible), for backups. `dir` must not exist.
+    ///
+    /// # Errors
+    /// [`StoreError::Rocks`] if the checkpoint cannot be made.
+    pub fn backup(&self, dir: &Path) -> Result<(), StoreError> {
+        let cp = rocksdb::checkpoint::Checkpoint::new(&self.db)?;
+        cp.create_checkpoint(dir)?;
         Ok(())
     }
+}
 
-    /// Reads `key` from column family `cf`.
-    ///
-    /// # Errors
-    /// Returns an error if the column family is unknown or RocksDB fails.
-    pub fn get(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let handle = self
-            .db
-            .cf_handle(cf)
-            .ok_or(StoreError::MissingColumnFamily(cf))?;
-        Ok(self.db.get_cf(&handle, key)?)
+impl Storage for RocksStore {
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.handle(cf)?, key)?)
+    }
+
+    fn range(
+        &self,
+        cf: Cf,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StoreError> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.handle(cf)?,
+            IteratorMode::From(from, Direction::Forward),
+        );
+        for item in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            if &*k >= to {
+                break;
+            }
+            out.push((k.into_vec(), v.into_vec()));
+        }
+        Ok(out)
+    }
+
+    fn write(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut wb = WriteBatch::default();
+        for (cf, k, v) in &batch.ops {
+            wb.put_cf(self.handle(*cf)?, k, v);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(wb, &wo)?;
+        Ok(())
+    }
+}
+
+type MemData = BTreeMap<(Cf, Vec<u8>), Vec<u8>>;
+
+/// An in-memory store for tests. [`MemStore::fail_writes`] makes writes fail, as a
+/// full disk would.
+#[derive(Default)]
+pub struct MemStore {
+    data: RwLock<MemData>,
+    fail_writes: AtomicBool,
+    gate: Mutex<()>,
+}
+
+impl MemStore {
+    /// An empty store.
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    /// Holds every write until the guard is dropped (tests: a slow disk).
+    pub fn block_writes(&self) -> MutexGuard<'_, ()> {
+        self.gate.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// From now on, writes fail (`true`) or succeed (`false`).
+    pub fn fail_writes(&self, fail: bool) {
+        self.fail_writes.store(fail, Ordering::SeqCst);
+    }
+
+    fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, MemData>, StoreError> {
+        self.data
+            .read()
+            .map_err(|_| StoreError::Unavailable("poisoned lock".into()))
+    }
+}
+
+impl Storage for MemStore {
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.read()?.get(&(cf, key.to_vec())).cloned())
+    }
+
+    fn range(
+        &self,
+        cf: Cf,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .read()?
+            .range((cf, from.to_vec())..(cf, to.to_vec()))
+            .take(limit)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn write(&self, batch: Batch) -> Result<(), StoreError> {
+        drop(self.gate.lock().unwrap_or_else(|p| p.into_inner()));
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected write failure".into()));
+        }
+        let mut data = self
+            .data
+            .write()
+            .map_err(|_| StoreError::Unavailable("poisoned lock".into()))?;
+        for (cf, k, v) in batch.ops {
+            data.insert((cf, k), v);
+        }
+        Ok(())
     }
 }
 
@@ -83,22 +336,52 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn exercise(store: &dyn Storage) {
+        let mut b = Batch::new();
+        b.put(Cf::Entries, [0u8, 1], b"one".to_vec());
+        b.put(Cf::Entries, [0u8, 2], b"two".to_vec());
+        b.put(Cf::Entries, [0u8, 3], b"three".to_vec());
+        b.put(Cf::Meta, b"size".to_vec(), 3u64.to_be_bytes().to_vec());
+        store.write(b).unwrap();
+        assert_eq!(store.get(Cf::Entries, &[0, 2]).unwrap().unwrap(), b"two");
+        assert_eq!(store.get(Cf::Tiles, &[0, 2]).unwrap(), None);
+        let r = store.range(Cf::Entries, &[0, 2], &[0, 9], 10).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].1, b"two");
+        let r = store.range(Cf::Entries, &[0, 0], &[0, 9], 1).unwrap();
+        assert_eq!(r, vec![(vec![0, 1], b"one".to_vec())]);
+        assert!(
+            store
+                .range(Cf::Entries, &[0, 3], &[0, 3], 9)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     #[test]
-    fn synced_write_survives_reopen() {
-        let dir = std::env::temp_dir().join(format!("ledger-store-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    fn rocks_store_reads_what_it_wrote_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
         {
-            let store = Store::open(&dir).unwrap();
-            store.put_synced("meta", b"k", b"v").unwrap();
+            let s = RocksStore::open(dir.path()).unwrap();
+            exercise(&s);
         }
-        let store = Store::open(&dir).unwrap();
-        assert_eq!(store.get("meta", b"k").unwrap().as_deref(), Some(&b"v"[..]));
-        assert_eq!(store.get("meta", b"missing").unwrap(), None);
-        assert!(matches!(
-            store.get("nope", b"k"),
-            Err(StoreError::MissingColumnFamily("nope"))
-        ));
-        drop(store);
-        std::fs::remove_dir_all(&dir).unwrap();
+        let s = RocksStore::open(dir.path()).unwrap();
+        assert_eq!(s.get(Cf::Entries, &[0, 3]).unwrap().unwrap(), b"three");
+        let backup = dir.path().join("backup");
+        s.backup(&backup).unwrap();
+        drop(s);
+        let b = RocksStore::open(&backup).unwrap();
+        assert_eq!(b.get(Cf::Entries, &[0, 1]).unwrap().unwrap(), b"one");
+    }
+
+    #[test]
+    fn mem_store_behaves_like_rocks_and_injects_failures() {
+        let s = MemStore::new();
+        exercise(&s);
+        s.fail_writes(true);
+        let mut b = Batch::new();
+        b.put(Cf::Meta, b"x".to_vec(), b"y".to_vec());
+        assert!(s.write(b).is_err());
+        assert_eq!(s.get(Cf::Meta, b"x").unwrap(), None);
     }
 }

@@ -1,0 +1,331 @@
+//! `ledger-server demo`: a ready-to-try ledger for a newcomer. It creates (or
+//! reuses) a data directory with a development registry authority, registers three
+//! agencies, appends sample G2G, G2C and G2B records, and prints what to try.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::SigningKey;
+use ledger_core::entry::sign_statement;
+use ledger_core::statement::{PayloadCommitment, SALT_BYTES, Statement};
+use serde_json::json;
+
+use crate::init::{Authority, InitOutcome, init, now_rfc3339, read_secret_key, write_secret};
+use crate::node::{Node, db_dir};
+use crate::sequencer::Submission;
+
+/// The demo ledger's origin.
+pub const DEMO_ORIGIN: &str = "demo.egov-ledger.example/log";
+
+/// The demo's agencies: id, name.
+pub const DEMO_AGENCIES: [(&str, &str); 3] = [
+    ("finance-ministry", "Ministry of Finance"),
+    ("city-licensing", "City Licensing Office"),
+    ("procurement-agency", "National Public Procurement Agency"),
+];
+
+/// Creates the demo data directory if needed.
+///
+/// # Errors
+/// If `init` fails.
+pub fn prepare(data: &Path) -> Result<()> {
+    if db_dir(data).exists() {
+        println!("Reusing the demo ledger in {}", data.display());
+        return Ok(());
+    }
+    match init(data, DEMO_ORIGIN, Authority::Dev)? {
+        InitOutcome::Created { .. } => {
+            println!("Created a demo ledger in {}", data.display());
+            Ok(())
+        }
+        InitOutcome::NeedsSignature { .. } => bail!("unexpected: the demo signs its own genesis"),
+    }
+}
+
+fn agency_key(data: &Path, id: &str) -> Result<SigningKey> {
+    let dir = data.join("agencies");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{id}.key"));
+    if path.exists() {
+        return read_secret_key(&path);
+    }
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    write_secret(&path, &STANDARD.encode(key.to_bytes()))?;
+    Ok(key)
+}
+
+struct Sample {
+    agency: &'static str,
+    submission_id: &'static str,
+    kind: &'static str,
+    channel: &'static str,
+    subject: Option<&'static str>,
+    object: serde_json::Value,
+    /// Personal data, committed to but kept out of the log.
+    payload: Option<serde_json::Value>,
+}
+
+fn samples() -> Vec<Sample> {
+    vec![
+        Sample {
+            agency: "finance-ministry",
+            submission_id: "demo-bt-2026-0412",
+            kind: "transfer.budget.allocation",
+            channel: "G2G",
+            subject: Some("BT-2026-0412"),
+            object: json!({"from": "national-treasury", "to": "city-of-example",
+                "amount": "1250000000.00", "currency": "IDR",
+                "purpose": "primary school renovation programme",
+                "legal_basis": "State Budget Law 2026, art. 12"}),
+            payload: None,
+        },
+        Sample {
+            agency: "finance-ministry",
+            submission_id: "demo-bt-2026-0413",
+            kind: "transfer.budget.reallocation",
+            channel: "G2G",
+            subject: Some("BT-2026-0413"),
+            object: json!({"from": "ministry-of-health/contingency", "to": "ministry-of-health/vaccines",
+                "amount": "300000000.00", "currency": "IDR",
+                "legal_basis": "Minister of Finance Regulation 62/2023"}),
+            payload: None,
+        },
+        Sample {
+            agency: "city-licensing",
+            submission_id: "demo-pb-2026-000731",
+            kind: "decision.permit.building",
+            channel: "G2C",
+            subject: Some("PB-2026-000731"),
+            object: json!({"outcome": "granted", "parcel": "JKT-SEL-0042-17",
+                "floors": 2, "legal_basis": "Regional Regulation 7/2021"}),
+            payload: Some(
+                json!({"applicant": "Siti Rahmawati", "national_id": "3174012345678901",
+                "address": "Jl. Melati 12, Jakarta Selatan"}),
+            ),
+        },
+        Sample {
+            agency: "city-licensing",
+            submission_id: "demo-sv-2026-004410",
+            kind: "service.licence.issued",
+            channel: "G2C",
+            subject: Some("SV-2026-004410"),
+            object: json!({"licence": "street-vendor", "valid_until": "2027-11-30",
+                "district": "Kebayoran Baru"}),
+            payload: Some(json!({"holder": "Budi Santoso", "national_id": "3171098765432109"})),
+        },
+        Sample {
+            agency: "procurement-agency",
+            submission_id: "demo-tnd-2026-0098-published",
+            kind: "decision.tender.published",
+            channel: "G2B",
+            subject: Some("TND-2026-0098"),
+            object: json!({"title": "Construction of the Kebayoran flood canal, phase 2",
+                "estimate": "9000000000.00", "currency": "IDR", "deadline": "2026-12-15"}),
+            payload: None,
+        },
+        Sample {
+            agency: "procurement-agency",
+            submission_id: "demo-tnd-2026-0098-award",
+            kind: "decision.tender.awarded",
+            channel: "G2B",
+            subject: Some("TND-2026-0098"),
+            object: json!({"winner": "PT Contoh Konstruksi", "amount": "8450000000.00",
+                "currency": "IDR", "bidders": 4,
+                "legal_basis": "Presidential Regulation 16/2018"}),
+            payload: None,
+        },
+    ]
+}
+
+/// The fields of a statement to build.
+pub struct Draft<'a> {
+    /// The agency (or `registry`).
+    pub agency: &'a str,
+    /// The submission id.
+    pub submission_id: &'a str,
+    /// The dotted type.
+    pub kind: &'a str,
+    /// G2C, G2B or G2G.
+    pub channel: &'a str,
+    /// The public subject reference.
+    pub subject: Option<&'a str>,
+    /// The public facts, a JSON object.
+    pub object: &'a serde_json::Value,
+    /// The commitment to a private payload.
+    pub commitment: Option<&'a PayloadCommitment>,
+}
+
+/// Builds a statement's bytes (spec/entry.md §1), happening now. Field order is
+/// the spec's; any order is valid, since the exact bytes are what is signed.
+pub fn statement_bytes(origin: &str, d: &Draft<'_>) -> Vec<u8> {
+    let mut s = format!(
+        "{{\"v\":1,\"origin\":{},\"agency\":{},\"submission_id\":{},\"type\":{},\"channel\":{},\"occurred_at\":{}",
+        json!(origin),
+        json!(d.agency),
+        json!(d.submission_id),
+        json!(d.kind),
+        json!(d.channel),
+        json!(now_rfc3339())
+    );
+    if let Some(subject) = d.subject {
+        s.push_str(&format!(",\"subject\":{}", json!(subject)));
+    }
+    s.push_str(&format!(",\"object\":{}", d.object));
+    if let Some(c) = d.commitment {
+        s.push_str(&format!(",\"payload_commitment\":\"{}\"", c.to_hex()));
+    }
+    s.push('}');
+    s.into_bytes()
+}
+
+fn submission(
+    key: &SigningKey,
+    bytes: Vec<u8>,
+    payload: Option<([u8; 32], Vec<u8>)>,
+) -> Result<Submission> {
+    let statement = Statement::parse(&bytes).map_err(|e| anyhow!("demo statement: {e}"))?;
+    Ok(Submission {
+        signature: sign_statement(key, &bytes),
+        statement,
+        payload,
+    })
+}
+
+async fn append(node: &Node, sub: Submission) -> Result<u64> {
+    let rx = node
+        .state
+        .sequencer
+        .submit(vec![sub])
+        .map_err(|_| anyhow!("the sequencer is busy"))?;
+    let r = rx.await.context("the sequencer stopped")?;
+    let a = r
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("no result"))?
+        .map_err(|e| anyhow!("demo append refused: {e}"))?;
+    Ok(a.index)
+}
+
+/// Registers the demo agencies and appends the sample records, unless they are
+/// there (resubmissions are idempotent, so this is safe to repeat).
+///
+/// # Errors
+/// If an append is refused.
+pub async fn seed(node: &Node, data: &Path) -> Result<()> {
+    let authority_path = data.join("authority.key");
+    if !authority_path.exists() {
+        println!(
+            "No development authority key in {}: not adding sample records.",
+            data.display()
+        );
+        return Ok(());
+    }
+    let authority = read_secret_key(&authority_path)?;
+    let origin = node.state.params.origin.clone();
+    for (id, name) in DEMO_AGENCIES {
+        let key = agency_key(data, id)?;
+        let object = json!({"agency": id, "name": name,
+            "key": STANDARD.encode(key.verifying_key().as_bytes())});
+        let bytes = statement_bytes(
+            &origin,
+            &Draft {
+                agency: "registry",
+                submission_id: &format!("register/{id}"),
+                kind: "registry.agency.register",
+                channel: "G2G",
+                subject: None,
+                object: &object,
+                commitment: None,
+            },
+        );
+        let registered = node
+            .state
+            .agencies
+            .read()
+            .map(|a| a.iter().any(|r| r.id.as_str() == id))
+            .unwrap_or(false);
+        if !registered {
+            append(node, submission(&authority, bytes, None)?).await?;
+        }
+    }
+    let mut last = 0;
+    for s in samples() {
+        let key = agency_key(data, s.agency)?;
+        let payload = s.payload.map(|p| {
+            let mut salt = [0u8; SALT_BYTES];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+            (salt, p.to_string().into_bytes())
+        });
+        let commitment = payload
+            .as_ref()
+            .map(|(salt, p)| PayloadCommitment::compute(salt, p));
+        if node.state.db.dedup(s.agency, s.submission_id)?.is_some() {
+            continue;
+        }
+        let bytes = statement_bytes(
+            &origin,
+            &Draft {
+                agency: s.agency,
+                submission_id: s.submission_id,
+                kind: s.kind,
+                channel: s.channel,
+                subject: s.subject,
+                object: &s.object,
+                commitment: commitment.as_ref(),
+            },
+        );
+        last = last.max(append(node, submission(&key, bytes, payload)?).await?);
+    }
+    // Wait for the checkpoint that covers the samples, so that every printed
+    // command works right away.
+    let mut p = node.state.published.clone();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        p.wait_for(|p| p.size > last),
+    )
+    .await;
+    Ok(())
+}
+
+/// What to print for a newcomer.
+pub fn guide(node: &Node, data: &Path, url: &str) -> String {
+    let p = &node.state.params;
+    let data = data.display();
+    let size = node.state.published.borrow().size;
+    format!(
+        "\n\
+The demo ledger is running at {url} (data: {data}, {size} entries).\n\
+\n\
+  origin:        {origin}\n\
+  verifier key:  {vkey}\n\
+  authority key: {auth}\n\
+\n\
+Look around:\n\
+  curl {url}/checkpoint\n\
+  curl {url}/v1/agencies\n\
+  curl '{url}/v1/entries?agency=city-licensing'\n\
+  curl {url}/v1/receipts/4 > receipt.tlog-proof\n\
+\n\
+Verify, independently of this server:\n\
+  cargo run --release -p verifier-cli -- checkpoint --log {url} --vkey '{vkey}'\n\
+  cargo run --release -p verifier-cli -- receipt receipt.tlog-proof --vkey '{vkey}'\n\
+  cargo run --release -p verifier-cli -- replay --log {url} --vkey '{vkey}'\n\
+\n\
+Append as an agency (its key is in {data}/agencies/):\n\
+  cargo run --release -p agency-client -- submit --server {url} --key {data}/agencies/city-licensing.key \\\n\
+      --agency city-licensing --type decision.permit.building --channel G2C \\\n\
+      --object '{{\"outcome\":\"granted\",\"parcel\":\"JKT-SEL-0042-18\"}}' --wait --receipt-out my-receipt.tlog-proof\n\
+\n\
+Press Ctrl-C to stop; run `ledger-server demo` again to resume.\n",
+        origin = p.origin,
+        vkey = p.vkey,
+        auth = p.authority_key,
+    )
+}
+
+/// The default demo directory.
+pub fn default_dir() -> PathBuf {
+    PathBuf::from("ledger-demo")
+}

@@ -1,0 +1,167 @@
+//! Prometheus metrics (`GET /metrics`, spec/api.md §5), in the OpenMetrics text
+//! format.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// A rejection's reason label.
+type Reason = [(&'static str, &'static str); 1];
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Entries stored.
+    pub tree_size: Gauge,
+    /// Size of the latest published checkpoint.
+    pub checkpoint_size: Gauge,
+    /// Unix time (seconds) the latest checkpoint was signed.
+    pub checkpoint_timestamp: Gauge<f64, AtomicU64>,
+    /// Seconds since the latest checkpoint was signed (set on each scrape).
+    pub checkpoint_age: Gauge<f64, AtomicU64>,
+    /// Submissions queued and not yet answered (set on each scrape).
+    pub queue_depth: Gauge,
+    /// Queue entry to durable answer, per request.
+    append_latency: Histogram,
+    /// Submissions per sequencer batch.
+    batch_size: Histogram,
+    /// Time to process and commit one batch.
+    batch_seconds: Histogram,
+    /// Entries appended.
+    appended: Counter,
+    /// Checkpoints signed and persisted.
+    pub checkpoints: Counter,
+    /// Rejected submissions and requests, by reason (the API error code).
+    rejections: Family<Reason, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `ledger_` prefix.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("ledger");
+        let m = Metrics {
+            tree_size: Gauge::default(),
+            checkpoint_size: Gauge::default(),
+            checkpoint_timestamp: Gauge::default(),
+            checkpoint_age: Gauge::default(),
+            queue_depth: Gauge::default(),
+            append_latency: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+            batch_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            appended: Counter::default(),
+            checkpoints: Counter::default(),
+            rejections: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("tree_size", "Entries stored", m.tree_size.clone());
+        registry.register(
+            "checkpoint_size",
+            "Tree size of the latest published checkpoint",
+            m.checkpoint_size.clone(),
+        );
+        registry.register(
+            "checkpoint_timestamp_seconds",
+            "Unix time the latest checkpoint was signed",
+            m.checkpoint_timestamp.clone(),
+        );
+        registry.register(
+            "checkpoint_age_seconds",
+            "Seconds since the latest checkpoint was signed",
+            m.checkpoint_age.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Submissions queued for the sequencer and not yet answered",
+            m.queue_depth.clone(),
+        );
+        registry.register(
+            "append_latency_seconds",
+            "Time from queueing a request's submissions to their durable answer",
+            m.append_latency.clone(),
+        );
+        registry.register(
+            "batch_size",
+            "Submissions per sequencer batch (one synced commit)",
+            m.batch_size.clone(),
+        );
+        registry.register(
+            "batch_seconds",
+            "Time to verify, sequence and commit one batch",
+            m.batch_seconds.clone(),
+        );
+        registry.register("appended", "Entries appended", m.appended.clone());
+        registry.register(
+            "checkpoints",
+            "Checkpoints signed and persisted",
+            m.checkpoints.clone(),
+        );
+        registry.register(
+            "rejections",
+            "Rejected submissions and requests, by reason",
+            m.rejections.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Records one sequencer batch.
+    pub fn observe_batch(&self, submissions: usize, appended: usize, took: Duration) {
+        self.batch_size.observe(submissions as f64);
+        self.batch_seconds.observe(took.as_secs_f64());
+        self.appended.inc_by(appended as u64);
+    }
+
+    /// Records one request's time from queueing to its answer.
+    pub fn observe_append_latency(&self, took: Duration) {
+        self.append_latency.observe(took.as_secs_f64());
+    }
+
+    /// Counts a rejection.
+    pub fn reject(&self, reason: &'static str) {
+        self.rejections.get_or_create(&[("reason", reason)]).inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_names_every_metric() {
+        let m = Metrics::new();
+        m.reject("bad_signature");
+        m.observe_batch(10, 9, Duration::from_millis(3));
+        let text = m.encode();
+        for name in [
+            "ledger_tree_size",
+            "ledger_checkpoint_size",
+            "ledger_checkpoint_age_seconds",
+            "ledger_queue_depth",
+            "ledger_append_latency_seconds_bucket",
+            "ledger_batch_size_bucket",
+            "ledger_appended_total 9",
+            "ledger_rejections_total{reason=\"bad_signature\"} 1",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+}

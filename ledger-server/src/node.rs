@@ -1,0 +1,269 @@
+//! A running ledger: the store, the sequencer thread, the checkpointer task and
+//! the HTTP state, assembled from a data directory.
+//!
+//! Data directory layout:
+//!
+//! | path | what |
+//! |---|---|
+//! | `db/` | the RocksDB store |
+//! | `log.key` | the log's signing key, `PRIVATE+KEY+<origin>+<id>+<base64>` (mode 0600) |
+//! | `authority.key` | only for a development authority made by `init`: its seed, base64 (0600) |
+//! | `genesis.json` | the genesis statement, while it waits for the authority's signature |
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ledger_core::TreeSize;
+use ledger_core::checkpoint::{Origin, open_checkpoint};
+use ledger_core::hash::Hash;
+use ledger_core::note::{Ed25519Signer, NoteVerifier};
+use tokio::sync::watch;
+
+use crate::api::{AppState, Limits, LogParams};
+use crate::checkpointer::{self, Published};
+use crate::ledger::LedgerDb;
+use crate::metrics::Metrics;
+use crate::sequencer::{Core, Sequencer, SequencerConfig};
+use crate::store::{RocksStore, Storage};
+
+/// The store's directory inside a data directory.
+pub fn db_dir(data: &Path) -> PathBuf {
+    data.join("db")
+}
+
+/// The log key's file inside a data directory.
+pub fn log_key_path(data: &Path) -> PathBuf {
+    data.join("log.key")
+}
+
+/// Reads the log's signing key.
+///
+/// # Errors
+/// If the file is missing or not a signer key string.
+pub fn read_log_key(data: &Path) -> Result<Ed25519Signer> {
+    let path = log_key_path(data);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the log key {}", path.display()))?;
+    Ed25519Signer::from_skey(text.trim())
+        .map_err(|e| anyhow!("{} is not a log signing key: {e}", path.display()))
+}
+
+/// Settings of a running node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Sequencer settings.
+    pub sequencer: SequencerConfig,
+    /// Request limits.
+    pub limits: Limits,
+    /// The shortest time between two checkpoints.
+    pub checkpoint_interval: Duration,
+    /// Whether private payloads are served.
+    pub serve_payloads: bool,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            sequencer: SequencerConfig::default(),
+            limits: Limits::default(),
+            checkpoint_interval: Duration::from_millis(250),
+            serve_payloads: true,
+        }
+    }
+}
+
+/// A running ledger.
+pub struct Node {
+    /// What the HTTP handlers share.
+    pub state: AppState,
+    sequencer: Option<std::thread::JoinHandle<()>>,
+    checkpointer: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    /// Opens the data directory, checks the stored tree against the last
+    /// checkpoint, and starts the sequencer and the checkpointer. Must run inside
+    /// a tokio runtime.
+    ///
+    /// # Errors
+    /// If the directory is not initialised, the key does not match, or the store
+    /// is unavailable or inconsistent.
+    pub fn start(data: &Path, config: NodeConfig) -> Result<Node> {
+        let dir = db_dir(data);
+        if !dir.exists() {
+            bail!(
+                "{} is not an initialised ledger (no db/); run `ledger-server init --data {} --origin ...` first",
+                data.display(),
+                data.display()
+            );
+        }
+        let store: Arc<dyn Storage> = Arc::new(
+            RocksStore::open(&dir)
+                .with_context(|| format!("opening the store {}", dir.display()))?,
+        );
+        let signer = read_log_key(data)?;
+        Node::start_with(store, signer, config)
+    }
+
+    /// As [`Node::start`], with a given store and log key (tests use a
+    /// [`crate::store::MemStore`]).
+    ///
+    /// # Errors
+    /// As [`Node::start`].
+    pub fn start_with(
+        store: Arc<dyn Storage>,
+        signer: Ed25519Signer,
+        config: NodeConfig,
+    ) -> Result<Node> {
+        let db = LedgerDb::new(store);
+        let origin = db.origin()?.ok_or_else(|| {
+            anyhow!("the store is not initialised (no genesis); run `ledger-server init`")
+        })?;
+        let origin = Origin::new(&origin).map_err(|e| anyhow!("stored origin: {e}"))?;
+        if signer.name().as_str() != origin.as_str() {
+            bail!(
+                "the log key is named {:?} but the ledger's origin is {:?}",
+                signer.name().as_str(),
+                origin.as_str()
+            );
+        }
+        let verifier = signer.verifier();
+        let core = Core::open(db.clone(), origin.clone(), verifier.clone())
+            .context("refusing to start")?;
+        let committed = core.committed();
+        let published = match db.checkpoint()? {
+            Some(note) => {
+                let none: [&dyn NoteVerifier; 0] = [];
+                let cp = open_checkpoint(&note, &origin, &verifier, &none)
+                    .map_err(|e| anyhow!("the stored checkpoint: {e}"))?;
+                Published {
+                    size: cp.checkpoint.size.0,
+                    root: cp.checkpoint.root,
+                    note: Arc::new(note),
+                    signed_at: None,
+                }
+            }
+            None => {
+                let note = ledger_core::checkpoint::sign_checkpoint(
+                    &ledger_core::checkpoint::Checkpoint::new(
+                        origin.clone(),
+                        TreeSize(0),
+                        Hash::empty_tree(),
+                    ),
+                    &signer,
+                );
+                Published {
+                    size: 0,
+                    root: Hash::empty_tree(),
+                    note: Arc::new(note),
+                    signed_at: None,
+                }
+            }
+        };
+        let authority_key = core
+            .registry()
+            .authority_key()
+            .map(|k| STANDARD.encode(k.as_bytes()))
+            .unwrap_or_default();
+        let params = Arc::new(LogParams {
+            origin: origin.as_str().to_owned(),
+            vkey: verifier.to_vkey(),
+            authority_key,
+        });
+        let metrics = Arc::new(Metrics::new());
+        metrics.tree_size.set(committed.size as i64);
+        metrics.checkpoint_size.set(published.size as i64);
+        let agencies = Arc::new(RwLock::new(core.agencies()));
+        let (committed_tx, committed_rx) = watch::channel(committed);
+        let (published_tx, published_rx) = watch::channel(published);
+        let (handle, thread) = Sequencer::spawn(
+            core,
+            config.sequencer.clone(),
+            committed_tx,
+            agencies.clone(),
+            metrics.clone(),
+        );
+        let checkpointer = tokio::spawn(checkpointer::run(
+            signer,
+            origin,
+            db.clone(),
+            committed_rx.clone(),
+            published_tx,
+            config.checkpoint_interval,
+            metrics.clone(),
+        ));
+        Ok(Node {
+            state: AppState {
+                db,
+                sequencer: handle,
+                committed: committed_rx,
+                published: published_rx,
+                agencies,
+                metrics,
+                limits: config.limits,
+                params,
+                serve_payloads: config.serve_payloads,
+            },
+            sequencer: Some(thread),
+            checkpointer,
+        })
+    }
+
+    /// Stops: the sequencer finishes what is queued, and the checkpointer signs
+    /// the final tree if it can within `grace`.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let published = self.state.published.clone();
+        let committed = *self.state.committed.borrow();
+        drop(self.state);
+        if let Some(t) = self.sequencer.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        let mut p = published;
+        let _ = tokio::time::timeout(grace, p.wait_for(|p| p.size >= committed.size)).await;
+        self.checkpointer.abort();
+    }
+}
+
+/// Serves the API on `listener` until Ctrl-C or SIGTERM, then stops the node.
+///
+/// # Errors
+/// If the server fails.
+pub async fn serve(node: Node, listener: tokio::net::TcpListener, timeout: Duration) -> Result<()> {
+    use tower_http::timeout::TimeoutLayer;
+    let app = crate::api::app(node.state.clone()).layer(TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        timeout,
+    ));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopping: finishing queued appends and the last checkpoint");
+    node.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

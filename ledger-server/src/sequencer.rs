@@ -1,0 +1,557 @@
+//! The sequencer: the one writer (DESIGN.md §5). It runs on its own OS thread,
+//! drains a queue of submissions into batches, verifies signatures on all cores
+//! (off the async threads), applies the registry rules (spec/registry.md §4),
+//! assigns indices and links, computes the new tiles, commits everything in ONE
+//! atomic, synced write, and only then answers.
+//!
+//! Signatures are checked with `verify_strict`, exactly the rule of
+//! spec/entry.md §3.2, in parallel. Ed25519 *batch* verification is not used here:
+//! it checks the cofactored equation and so accepts signatures (with a torsion
+//! component in `R`) that the strict rule, and every strict verifier, rejects. An
+//! agency could then write entries that auditors must flag.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::VerifyingKey;
+use ledger_core::entry::verify_statement_signature;
+use ledger_core::hash::Hash;
+use ledger_core::registry::{AgencyRecord, Registry, RegistryError};
+use ledger_core::statement::{Statement, TypeFamily};
+use ledger_core::tile::TileBuilder;
+use rayon::prelude::*;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::ledger::{LedgerDb, META_SIZE, dedup_key, index_key, load, secondary_key, tile_key};
+use crate::metrics::Metrics;
+use crate::store::{Batch, Cf, StoreError};
+
+/// One signed statement to append.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// The statement, parsed; its exact bytes are what was signed.
+    pub statement: Statement,
+    /// The agency's signature (spec/entry.md §3.2).
+    pub signature: [u8; 64],
+    /// The private payload and its salt, already checked against the statement's
+    /// commitment.
+    pub payload: Option<([u8; 32], Vec<u8>)>,
+}
+
+/// A durable append.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The entry's index.
+    pub index: u64,
+    /// The entry's leaf hash.
+    pub leaf_hash: Hash,
+    /// When it was sequenced.
+    pub sequenced_at_ms: u64,
+    /// Whether this was a resubmission of an entry already in the log.
+    pub duplicate: bool,
+}
+
+/// Why a submission was not appended.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum AppendError {
+    /// It breaks a rule (spec/registry.md §4).
+    #[error(transparent)]
+    Rejected(#[from] RegistryError),
+    /// The agency used this submission id for a different statement.
+    #[error(
+        "agency {agency} already used submission id {submission_id:?} for a different statement (entry {index})"
+    )]
+    Conflict {
+        /// The agency.
+        agency: String,
+        /// The submission id.
+        submission_id: String,
+        /// The index of the original entry.
+        index: u64,
+    },
+    /// Storage failed; nothing was appended.
+    #[error("storage is unavailable; nothing was appended")]
+    Unavailable,
+}
+
+/// The stored tree after a commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// Entries stored.
+    pub size: u64,
+    /// The tree's root at that size.
+    pub root: Hash,
+}
+
+/// The public registry state (agencies and keys), as of the stored tree.
+pub type Agencies = Arc<Vec<AgencyRecord>>;
+
+/// Sequencer settings.
+#[derive(Clone, Debug)]
+pub struct SequencerConfig {
+    /// The most submissions in one batch (one commit).
+    pub max_batch: usize,
+    /// The most submissions waiting in the queue; more get HTTP 429.
+    pub max_queue: usize,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        SequencerConfig {
+            max_batch: 4096,
+            max_queue: 100_000,
+        }
+    }
+}
+
+/// The sequencer's state and its batch step. [`Sequencer::spawn`] runs it on a
+/// thread; `init` and tests call [`Core::process`] directly.
+pub struct Core {
+    db: LedgerDb,
+    registry: Registry,
+    builder: TileBuilder,
+    /// Whether the in-memory state matches storage (false after a failed write,
+    /// until it is reloaded).
+    in_sync: bool,
+    origin: ledger_core::checkpoint::Origin,
+    log_key: ledger_core::note::Ed25519Verifier,
+}
+
+/// What [`Core::process`] did.
+pub struct Outcome {
+    /// One result per submission, in order.
+    pub results: Vec<Result<Appended, AppendError>>,
+    /// The stored tree afterwards.
+    pub committed: Committed,
+    /// Whether the registry (agencies, keys) changed.
+    pub registry_changed: bool,
+    /// How many entries were appended.
+    pub appended: usize,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Core {
+    /// Loads and checks the stored ledger ([`load`]).
+    ///
+    /// # Errors
+    /// As [`load`].
+    pub fn open(
+        db: LedgerDb,
+        origin: ledger_core::checkpoint::Origin,
+        log_key: ledger_core::note::Ed25519Verifier,
+    ) -> Result<Core, crate::ledger::StartupError> {
+        let loaded = load(&db, &origin, &log_key)?;
+        Ok(Core {
+            db,
+            registry: loaded.registry,
+            builder: loaded.builder,
+            in_sync: true,
+            origin,
+            log_key,
+        })
+    }
+
+    /// Starts from a given registry on an empty store (`init`: genesis checked
+    /// against the trust anchors).
+    pub fn empty(
+        db: LedgerDb,
+        registry: Registry,
+        origin: ledger_core::checkpoint::Origin,
+        log_key: ledger_core::note::Ed25519Verifier,
+    ) -> Core {
+        Core {
+            db,
+            registry,
+            builder: TileBuilder::new(),
+            in_sync: true,
+            origin,
+            log_key,
+        }
+    }
+
+    /// The stored tree.
+    pub fn committed(&self) -> Committed {
+        Committed {
+            size: self.builder.size().0,
+            root: self.builder.root(),
+        }
+    }
+
+    /// The registry state.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The agencies, for the read API.
+    pub fn agencies(&self) -> Agencies {
+        Arc::new(self.registry.agencies().cloned().collect())
+    }
+
+    /// Sequences `subs` in order, commits the appended ones in one synced write,
+    /// and returns one result per submission. Extra `meta` puts (a checkpoint at
+    /// `init`) go in the same write.
+    pub fn process(&mut self, subs: Vec<Submission>, extra: Batch) -> Outcome {
+        let now = now_ms();
+        if !self.in_sync {
+            // A previous write failed: the in-memory state may be ahead of storage.
+            match Core::open(self.db.clone(), self.origin.clone(), self.log_key.clone()) {
+                Ok(fresh) => *self = fresh,
+                Err(e) => {
+                    tracing::error!("storage is still unavailable: {e}");
+                    return Outcome {
+                        results: subs.iter().map(|_| Err(AppendError::Unavailable)).collect(),
+                        committed: self.committed(),
+                        registry_changed: false,
+                        appended: 0,
+                    };
+                }
+            }
+        }
+        let mut results: Vec<Option<Result<Appended, AppendError>>> = vec![None; subs.len()];
+        let mut first_of: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut dup_of: Vec<Option<usize>> = vec![None; subs.len()];
+
+        // 1. Idempotency: earlier in this batch, or already in the log.
+        for (i, s) in subs.iter().enumerate() {
+            let key = dedup_key(
+                s.statement.agency.as_str(),
+                s.statement.submission_id.as_str(),
+            );
+            if let Some(&first) = first_of.get(&key) {
+                dup_of[i] = Some(first);
+                continue;
+            }
+            match self.lookup_existing(s) {
+                Ok(Some(r)) => results[i] = Some(r),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!("dedup lookup failed: {e}");
+                    results[i] = Some(Err(AppendError::Unavailable));
+                }
+            }
+            first_of.insert(key, i);
+        }
+
+        // 2. Signatures, in parallel, against the keys valid at the batch start.
+        let verified: Vec<Option<VerifyingKey>> = subs
+            .par_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if results[i].is_some() || dup_of[i].is_some() {
+                    return None;
+                }
+                self.registry
+                    .signing_keys(&s.statement.agency)
+                    .into_iter()
+                    .find(|k| verify_statement_signature(k, s.statement.bytes(), &s.signature))
+            })
+            .collect();
+
+        // 3–5. Rules, indices, links, tiles, in order.
+        let start = self.builder.size().0;
+        let mut batch = extra;
+        let mut registry_changed = false;
+        let mut applied_at: Vec<usize> = Vec::new();
+        for (i, s) in subs.iter().enumerate() {
+            if results[i].is_some() || dup_of[i].is_some() {
+                continue;
+            }
+            let r = match verified[i] {
+                Some(key) => {
+                    self.registry
+                        .sequence_verified(s.statement.clone(), &s.signature, &key, now)
+                }
+                // No key verified it at the batch start: check it against the keys
+                // valid now (a key added earlier in this batch), or get the error.
+                None => self
+                    .registry
+                    .sequence(s.statement.bytes(), &s.signature, now),
+            };
+            let applied = match r {
+                Ok(a) => a,
+                Err(e) => {
+                    results[i] = Some(Err(AppendError::Rejected(e)));
+                    continue;
+                }
+            };
+            let index = applied.entry.index.0;
+            let envelope = match applied.entry.encode() {
+                Ok(b) => b,
+                Err(e) => unreachable!("an applied entry encodes: {e}"),
+            };
+            self.builder.append(applied.leaf_hash);
+            let st = &applied.statement;
+            batch.put(Cf::Entries, index_key(index), envelope);
+            batch.put(
+                Cf::Dedup,
+                dedup_key(st.agency.as_str(), st.submission_id.as_str()),
+                index_key(index),
+            );
+            batch.put(Cf::ByAgency, secondary_key(st.agency.as_str(), index), []);
+            batch.put(Cf::ByType, secondary_key(st.kind.as_str(), index), []);
+            batch.put(Cf::ByChannel, secondary_key(st.channel.as_str(), index), []);
+            if let Some((salt, payload)) = &s.payload {
+                let mut v = Vec::with_capacity(32 + payload.len());
+                v.extend_from_slice(salt);
+                v.extend_from_slice(payload);
+                batch.put(Cf::Payloads, index_key(index), v);
+            }
+            if st.kind.family() == Some(TypeFamily::Registry) {
+                registry_changed = true;
+            }
+            results[i] = Some(Ok(Appended {
+                index,
+                leaf_hash: applied.leaf_hash,
+                sequenced_at_ms: applied.entry.sequenced_at_ms,
+                duplicate: false,
+            }));
+            applied_at.push(i);
+        }
+        let end = self.builder.size().0;
+        if end > start {
+            for (tile, data) in self.builder.take_completed() {
+                batch.put(Cf::Tiles, tile_key(tile.level(), tile.index()), data);
+            }
+            for (tile, data) in self.builder.partial_tiles() {
+                // Only the partial tiles that this batch changed.
+                let shift = 8 * u32::from(tile.level());
+                if start.checked_shr(shift).unwrap_or(0) != end.checked_shr(shift).unwrap_or(0) {
+                    batch.put(Cf::Tiles, tile_key(tile.level(), tile.index()), data);
+                }
+            }
+            batch.put(Cf::Meta, META_SIZE, end.to_be_bytes());
+        }
+
+        // 6. One atomic, synced write.
+        if !batch.is_empty()
+            && let Err(e) = self.db.store().write(batch)
+        {
+            tracing::error!("commit of {} entries failed: {e}", end - start);
+            self.in_sync = false;
+            for &i in &applied_at {
+                results[i] = Some(Err(AppendError::Unavailable));
+            }
+            // The registry and tiles are ahead of storage; reload before the next
+            // batch. Until then, report the last stored state.
+            let committed = Committed {
+                size: start,
+                root: Hash::default(),
+            };
+            let results = finish(results, &dup_of, &subs);
+            return Outcome {
+                results,
+                committed,
+                registry_changed: false,
+                appended: 0,
+            };
+        }
+        Outcome {
+            results: finish(results, &dup_of, &subs),
+            committed: self.committed(),
+            registry_changed,
+            appended: applied_at.len(),
+        }
+    }
+
+    /// If the submission's agency already used its submission id: the original
+    /// entry's result (same statement bytes) or a conflict.
+    fn lookup_existing(
+        &self,
+        s: &Submission,
+    ) -> Result<Option<Result<Appended, AppendError>>, StoreError> {
+        let st = &s.statement;
+        let Some(index) = self
+            .db
+            .dedup(st.agency.as_str(), st.submission_id.as_str())?
+        else {
+            return Ok(None);
+        };
+        let envelope = self
+            .db
+            .entry(index)?
+            .ok_or_else(|| StoreError::Corrupt(format!("dedup points at missing entry {index}")))?;
+        let entry = ledger_core::entry::Entry::decode(&envelope)
+            .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
+        if entry.statement == st.bytes() {
+            Ok(Some(Ok(Appended {
+                index,
+                leaf_hash: ledger_core::hash::leaf_hash(&envelope),
+                sequenced_at_ms: entry.sequenced_at_ms,
+                duplicate: true,
+            })))
+        } else {
+            Ok(Some(Err(AppendError::Conflict {
+                agency: st.agency.to_string(),
+                submission_id: st.submission_id.as_str().to_owned(),
+                index,
+            })))
+        }
+    }
+}
+
+/// Resolves resubmissions within one batch from their first occurrence.
+fn finish(
+    mut results: Vec<Option<Result<Appended, AppendError>>>,
+    dup_of: &[Option<usize>],
+    subs: &[Submission],
+) -> Vec<Result<Appended, AppendError>> {
+    for i in 0..results.len() {
+        if let Some(first) = dup_of[i] {
+            let same = subs[first].statement.bytes() == subs[i].statement.bytes();
+            results[i] = Some(match &results[first] {
+                Some(Ok(a)) if same => Ok(Appended {
+                    duplicate: true,
+                    ..a.clone()
+                }),
+                Some(Ok(a)) => Err(AppendError::Conflict {
+                    agency: subs[i].statement.agency.to_string(),
+                    submission_id: subs[i].statement.submission_id.as_str().to_owned(),
+                    index: a.index,
+                }),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err(AppendError::Unavailable),
+            });
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(AppendError::Unavailable)))
+        .collect()
+}
+
+/// A unit of work: submissions from one request, answered together.
+struct Job {
+    subs: Vec<Submission>,
+    reply: oneshot::Sender<Vec<Result<Appended, AppendError>>>,
+    enqueued: Instant,
+}
+
+/// The queue was full (HTTP 429).
+#[derive(Debug)]
+pub struct QueueFull;
+
+/// How requests reach the sequencer.
+#[derive(Clone)]
+pub struct SequencerHandle {
+    tx: mpsc::UnboundedSender<Job>,
+    pending: Arc<AtomicUsize>,
+    max_queue: usize,
+}
+
+impl SequencerHandle {
+    /// Queues `subs`; the receiver gets one result per submission once they are
+    /// durable (or rejected).
+    ///
+    /// # Errors
+    /// [`QueueFull`] if the queue would exceed its bound, or the sequencer stopped.
+    pub fn submit(
+        &self,
+        subs: Vec<Submission>,
+    ) -> Result<oneshot::Receiver<Vec<Result<Appended, AppendError>>>, QueueFull> {
+        let n = subs.len();
+        let prev = self.pending.fetch_add(n, Ordering::SeqCst);
+        if prev + n > self.max_queue && prev > 0 {
+            self.pending.fetch_sub(n, Ordering::SeqCst);
+            return Err(QueueFull);
+        }
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            subs,
+            reply,
+            enqueued: Instant::now(),
+        };
+        if self.tx.send(job).is_err() {
+            self.pending.fetch_sub(n, Ordering::SeqCst);
+            return Err(QueueFull);
+        }
+        Ok(rx)
+    }
+
+    /// Submissions queued and not yet answered.
+    pub fn queue_depth(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
+    }
+}
+
+/// The running sequencer.
+pub struct Sequencer;
+
+impl Sequencer {
+    /// Runs `core` on a new thread. Each commit is published on `committed` (for the
+    /// checkpointer) and registry changes on `agencies`. The thread ends when every
+    /// handle is dropped and the queue is drained.
+    pub fn spawn(
+        mut core: Core,
+        config: SequencerConfig,
+        committed: watch::Sender<Committed>,
+        agencies: Arc<RwLock<Agencies>>,
+        metrics: Arc<Metrics>,
+    ) -> (SequencerHandle, std::thread::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let handle = SequencerHandle {
+            tx,
+            pending: pending.clone(),
+            max_queue: config.max_queue,
+        };
+        let thread = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || {
+                while let Some(first) = rx.blocking_recv() {
+                    let mut n = first.subs.len();
+                    let mut jobs = vec![first];
+                    while n < config.max_batch {
+                        match rx.try_recv() {
+                            Ok(j) => {
+                                n += j.subs.len();
+                                jobs.push(j);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let mut subs = Vec::with_capacity(n);
+                    let mut shapes = Vec::with_capacity(jobs.len());
+                    for j in &mut jobs {
+                        shapes.push(j.subs.len());
+                        subs.append(&mut j.subs);
+                    }
+                    let started = Instant::now();
+                    let out = core.process(subs, Batch::new());
+                    // Rejections are counted by the API layer, which answers them.
+                    metrics.observe_batch(n, out.appended, started.elapsed());
+                    if out.appended > 0 {
+                        committed.send_replace(out.committed);
+                        metrics.tree_size.set(out.committed.size as i64);
+                    }
+                    // Agency records carry entry counts and chain heads: refresh
+                    // them after every commit (there are few agencies).
+                    if (out.appended > 0 || out.registry_changed)
+                        && let Ok(mut a) = agencies.write()
+                    {
+                        *a = core.agencies();
+                    }
+                    let mut results = out.results.into_iter();
+                    for (job, len) in jobs.into_iter().zip(shapes) {
+                        let mine: Vec<_> = results.by_ref().take(len).collect();
+                        metrics.observe_append_latency(job.enqueued.elapsed());
+                        pending.fetch_sub(len, Ordering::SeqCst);
+                        // The requester may have gone away; the entries stay appended.
+                        let _ = job.reply.send(mine);
+                    }
+                }
+            })
+            .expect("spawning the sequencer thread");
+        (handle, thread)
+    }
+}
+
+/// How long to wait between retries of a failed checkpoint write.
+pub const RETRY: Duration = Duration::from_millis(500);

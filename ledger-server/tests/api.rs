@@ -1,0 +1,866 @@
+//! Every endpoint and every error row of spec/api.md, through the real router
+//! (`tower::ServiceExt::oneshot`, no socket), on an in-memory store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::SigningKey;
+use http_body_util::BodyExt as _;
+use ledger_core::checkpoint::{Origin, open_checkpoint};
+use ledger_core::entry::sign_statement;
+use ledger_core::hash::{Hash, leaf_hash};
+use ledger_core::note::{Ed25519Signer, Ed25519Verifier, NoteVerifier};
+use ledger_core::proof::{ConsistencyProof, InclusionProof};
+use ledger_core::receipt::Receipt;
+use ledger_core::statement::PayloadCommitment;
+use ledger_core::tile::{Tile, parse_entry_bundle};
+use ledger_core::{LeafIndex, TreeSize};
+use ledger_server::api::app;
+use ledger_server::init::write_genesis;
+use ledger_server::node::{Node, NodeConfig};
+use ledger_server::store::{MemStore, Storage};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tower::ServiceExt as _;
+
+const ORIGIN: &str = "test.egov-ledger.example/log";
+
+fn key(label: &str) -> SigningKey {
+    SigningKey::from_bytes(&Sha256::digest(label.as_bytes()).into())
+}
+
+fn b64key(k: &SigningKey) -> String {
+    STANDARD.encode(k.verifying_key().as_bytes())
+}
+
+struct T {
+    node: Node,
+    app: Router,
+    store: Arc<MemStore>,
+    signer: Ed25519Signer,
+    authority: SigningKey,
+    origin: Origin,
+    n: u64,
+}
+
+fn statement(
+    agency: &str,
+    sub: &str,
+    kind: &str,
+    channel: &str,
+    object: Value,
+    extra: &str,
+) -> Vec<u8> {
+    format!(
+        r#"{{"v":1,"origin":"{ORIGIN}","agency":"{agency}","submission_id":"{sub}","type":"{kind}","channel":"{channel}","occurred_at":"2026-11-28T08:00:00Z","object":{object}{extra}}}"#
+    )
+    .into_bytes()
+}
+
+fn request(k: &SigningKey, st: &[u8]) -> Value {
+    json!({"statement": STANDARD.encode(st), "signature": STANDARD.encode(sign_statement(k, st))})
+}
+
+impl T {
+    fn with(config: NodeConfig, store: Arc<MemStore>, fresh: bool) -> T {
+        let origin = Origin::new(ORIGIN).unwrap();
+        let signer = Ed25519Signer::new(origin.key_name(), key("log"));
+        let authority = key("authority");
+        if fresh {
+            let genesis = format!(
+                r#"{{"v":1,"origin":"{ORIGIN}","agency":"registry","submission_id":"genesis","type":"registry.genesis","channel":"G2G","occurred_at":"2026-11-28T07:00:00Z","object":{{"authority_key":"{}","log_vkey":"{}"}}}}"#,
+                b64key(&authority),
+                signer.verifier().to_vkey()
+            )
+            .into_bytes();
+            let sig = sign_statement(&authority, &genesis);
+            write_genesis(
+                store.clone(),
+                &signer,
+                &origin,
+                authority.verifying_key(),
+                genesis,
+                sig,
+            )
+            .unwrap();
+        }
+        let node = Node::start_with(store.clone(), signer.clone(), config).unwrap();
+        let app = app(node.state.clone());
+        T {
+            node,
+            app,
+            store,
+            signer,
+            authority,
+            origin,
+            n: 0,
+        }
+    }
+
+    fn new() -> T {
+        let config = NodeConfig {
+            checkpoint_interval: Duration::from_millis(5),
+            ..NodeConfig::default()
+        };
+        T::with(config, Arc::new(MemStore::new()), true)
+    }
+
+    async fn call(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, headers, body)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+        self.call(Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let (s, _, b) = self.get(path).await;
+        (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+
+    async fn post_raw(&self, path: &str, body: Vec<u8>) -> (StatusCode, HeaderMap, Value) {
+        let (s, h, b) = self
+            .call(
+                Request::post(path)
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await;
+        (s, h, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, _, v) = self.post_raw(path, body.to_string().into_bytes()).await;
+        (s, v)
+    }
+
+    async fn registry(&mut self, kind: &str, object: Value) -> (StatusCode, Value) {
+        self.n += 1;
+        let st = statement(
+            "registry",
+            &format!("reg-{}", self.n),
+            kind,
+            "G2G",
+            object,
+            "",
+        );
+        self.post("/v1/entries", request(&self.authority.clone(), &st))
+            .await
+    }
+
+    async fn register(&mut self, agency: &str) -> SigningKey {
+        let k = key(agency);
+        let (s, v) = self
+            .registry(
+                "registry.agency.register",
+                json!({"agency": agency, "name": format!("Agency {agency}"), "key": b64key(&k)}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        k
+    }
+
+    async fn decision(&self, k: &SigningKey, agency: &str, sub: &str) -> (StatusCode, Value) {
+        let st = statement(
+            agency,
+            sub,
+            "decision.permit.granted",
+            "G2C",
+            json!({"outcome": "granted"}),
+            "",
+        );
+        self.post("/v1/entries", request(k, &st)).await
+    }
+
+    /// Stops the node (the router's handle to the sequencer goes first).
+    async fn stop(self) {
+        let T { node, app, .. } = self;
+        drop(app);
+        node.shutdown(Duration::from_secs(5)).await;
+    }
+
+    fn verifier(&self) -> Ed25519Verifier {
+        self.signer.verifier()
+    }
+
+    /// Waits for a checkpoint of at least `size` and returns it, verified.
+    async fn checkpoint(&self, size: u64) -> (TreeSize, Hash, Vec<u8>) {
+        let mut rx = self.node.state.published.clone();
+        tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|p| p.size >= size))
+            .await
+            .expect("a checkpoint in time")
+            .unwrap();
+        let (s, h, body) = self.get("/checkpoint").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(h["cache-control"], "no-cache");
+        let none: [&dyn NoteVerifier; 0] = [];
+        let cp = open_checkpoint(&body, &self.origin, &self.verifier(), &none).unwrap();
+        (cp.checkpoint.size, cp.checkpoint.root, body)
+    }
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+#[tokio::test]
+async fn append_read_and_idempotency() {
+    let mut t = T::new();
+    let k = t.register("city").await;
+    let (s, a) = t.decision(&k, "city", "p-1").await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    assert_eq!(a["index"], 2);
+    assert_eq!(a["duplicate"], false);
+
+    // The same statement again: the original result.
+    let (s, again) = t.decision(&k, "city", "p-1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["index"], 2);
+    assert_eq!(again["leaf_hash"], a["leaf_hash"]);
+    assert_eq!(again["duplicate"], true);
+
+    // The same submission id, different bytes: 409.
+    let st = statement(
+        "city",
+        "p-1",
+        "decision.permit.denied",
+        "G2C",
+        json!({}),
+        "",
+    );
+    let (s, v) = t.post("/v1/entries", request(&k, &st)).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(code(&v), "conflict");
+
+    let (s, e) = t.get_json("/v1/entries/2").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(e["agency"], "city");
+    assert_eq!(e["type"], "decision.permit.granted");
+    assert_eq!(e["leaf_hash"], a["leaf_hash"]);
+    assert_eq!(e["agency_prev"], Value::Null);
+    assert_eq!(e["statement"]["object"]["outcome"], "granted");
+    let envelope = STANDARD.decode(e["entry_b64"].as_str().unwrap()).unwrap();
+    assert_eq!(leaf_hash(&envelope).to_hex(), a["leaf_hash"]);
+
+    let (s, log) = t.get_json("/v1/log").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(log["origin"], ORIGIN);
+    assert_eq!(log["vkey"], t.verifier().to_vkey());
+    assert_eq!(log["authority_key"], b64key(&t.authority));
+    assert_eq!(log["size"], 3);
+}
+
+#[tokio::test]
+async fn every_client_error_has_its_status_and_code() {
+    let mut t = T::new();
+    let k = t.register("city").await;
+
+    // 400: malformed JSON, unknown fields, bad encodings, bad statements.
+    let (s, _, v) = t.post_raw("/v1/entries", b"{not json".to_vec()).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_json"));
+    let (s, v) = t
+        .post(
+            "/v1/entries",
+            json!({"statement": "", "signature": "", "x": 1}),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_json"));
+    let (s, v) = t
+        .post(
+            "/v1/entries",
+            json!({"statement": "!!", "signature": "AA=="}),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_encoding"));
+    let st = statement("city", "x", "decision.a", "G2C", json!({}), "");
+    let mut req = request(&k, &st);
+    req["signature"] = json!(STANDARD.encode([0u8; 10]));
+    let (s, v) = t.post("/v1/entries", req).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_encoding"));
+    let bad = br#"{"v":1,"v":1}"#;
+    let (s, v) = t.post("/v1/entries", request(&k, bad)).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_statement"));
+    let (s, v) = t.post("/v1/entries?wait=soon", request(&k, &st)).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
+
+    // 401: a signature by another key.
+    let (s, v) = t.post("/v1/entries", request(&key("mallory"), &st)).await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "bad_signature"));
+    // A signature over another statement, pasted on.
+    let other = statement("city", "y", "decision.a", "G2C", json!({}), "");
+    let mut req = request(&k, &other);
+    req["statement"] = json!(STANDARD.encode(&st));
+    let (s, v) = t.post("/v1/entries", req).await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "bad_signature"));
+
+    // 422: another log's origin; a registry rule (an agency registered twice).
+    let foreign = String::from_utf8(statement("city", "z", "decision.a", "G2C", json!({}), ""))
+        .unwrap()
+        .replace(ORIGIN, "other.example/log");
+    let (s, v) = t.post("/v1/entries", request(&k, foreign.as_bytes())).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "wrong_origin")
+    );
+    let (s, v) = t
+        .registry(
+            "registry.agency.register",
+            json!({"agency": "city", "name": "Again", "key": b64key(&key("new"))}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "registry_rule")
+    );
+    // A registry entry signed by someone other than the authority.
+    let st3 = statement(
+        "registry",
+        "rogue",
+        "registry.agency.register",
+        "G2G",
+        json!({"agency": "rogue", "name": "Rogue", "key": b64key(&key("rogue"))}),
+        "",
+    );
+    let (s, v) = t.post("/v1/entries", request(&key("rogue"), &st3)).await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "bad_signature"));
+
+    // 403: an unknown agency; a revoked key.
+    let st2 = statement("nobody", "x", "decision.a", "G2C", json!({}), "");
+    let (s, v) = t.post("/v1/entries", request(&k, &st2)).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "unknown_agency"));
+    let (s, v) = t
+        .registry(
+            "registry.key.revoke",
+            json!({"agency": "city", "key": b64key(&k), "reason": "laptop stolen"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let size_before = t.get_json("/v1/log").await.1["size"].clone();
+    let (s, v) = t.post("/v1/entries", request(&k, &st)).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "key_not_active"));
+    // Refused appends leave no trace.
+    assert_eq!(t.get_json("/v1/log").await.1["size"], size_before);
+
+    // 413: body, statement, batch.
+    let (s, _, v) = t.post_raw("/v1/entries", vec![b' '; 300 * 1024]).await;
+    assert_eq!((s, code(&v)), (StatusCode::PAYLOAD_TOO_LARGE, "too_large"));
+    assert!(v["error"]["message"].as_str().unwrap().contains("262144"));
+    let big = statement(
+        "city",
+        "big",
+        "decision.a",
+        "G2C",
+        json!({"x": "a".repeat(20_000)}),
+        "",
+    );
+    let (s, v) = t.post("/v1/entries", request(&k, &big)).await;
+    assert_eq!((s, code(&v)), (StatusCode::PAYLOAD_TOO_LARGE, "too_large"));
+    assert!(v["error"]["message"].as_str().unwrap().contains("16384"));
+    let many: Vec<Value> = (0..1001).map(|_| request(&k, &st)).collect();
+    let (s, v) = t.post("/v1/entries/batch", json!({"entries": many})).await;
+    assert_eq!((s, code(&v)), (StatusCode::PAYLOAD_TOO_LARGE, "too_large"));
+    assert!(v["error"]["message"].as_str().unwrap().contains("1000"));
+
+    // 404 and 405.
+    for path in [
+        "/v1/entries/999",
+        "/v1/agencies/nobody",
+        "/tile/0/000",
+        "/tile/0/x",
+        "/tile/entries/001",
+        "/v1/payloads/1",
+        "/nothing/here",
+    ] {
+        let (s, v) = t.get_json(path).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{path}"
+        );
+    }
+    let (s, v) = t.get_json("/v1/entries/01").await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
+    let (s, _, v) = t.post_raw("/checkpoint", vec![]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+
+    // Rejections are counted by reason.
+    let (_, _, m) = t.get("/metrics").await;
+    let m = String::from_utf8(m).unwrap();
+    assert!(
+        m.contains("ledger_rejections_total{reason=\"key_not_active\"} 1"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+// The held lock is the stalled disk: only the sequencer's thread waits on it.
+#[allow(clippy::await_holding_lock)]
+async fn backpressure_and_storage_failure() {
+    let config = NodeConfig {
+        checkpoint_interval: Duration::from_millis(5),
+        sequencer: ledger_server::sequencer::SequencerConfig {
+            max_batch: 4096,
+            max_queue: 2,
+        },
+        ..NodeConfig::default()
+    };
+    let mut t = T::with(config, Arc::new(MemStore::new()), true);
+    let k = t.register("city").await;
+
+    // A stalled disk: the queue fills, and the next request gets 429.
+    let guard = t.store.block_writes();
+    let mut waiting = Vec::new();
+    for i in 0..2 {
+        let st = statement("city", &format!("q{i}"), "decision.a", "G2C", json!({}), "");
+        let body = request(&k, &st).to_string();
+        let app = t.app.clone();
+        waiting.push(tokio::spawn(async move {
+            app.oneshot(
+                Request::post("/v1/entries")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+            .status()
+        }));
+    }
+    // Wait until both are queued.
+    for _ in 0..200 {
+        if t.node.state.sequencer.queue_depth() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(t.node.state.sequencer.queue_depth(), 2);
+    let st = statement("city", "q-over", "decision.a", "G2C", json!({}), "");
+    let (s, h, v) = t
+        .post_raw("/v1/entries", request(&k, &st).to_string().into_bytes())
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::TOO_MANY_REQUESTS, "queue_full"));
+    assert_eq!(h["retry-after"], "1");
+    drop(guard);
+    for w in waiting {
+        assert_eq!(w.await.unwrap(), StatusCode::CREATED);
+    }
+
+    // A failing disk: 503, nothing appended, reads still work; then it recovers.
+    let size = t.get_json("/v1/log").await.1["size"].as_u64().unwrap();
+    t.store.fail_writes(true);
+    let (s, v) = t.decision(&k, "city", "during-outage").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    assert!(!v["error"]["message"].as_str().unwrap().contains("injected"));
+    let (s, _) = t.get_json("/v1/entries/1").await;
+    assert_eq!(s, StatusCode::OK);
+    t.store.fail_writes(false);
+    let (s, v) = t.decision(&k, "city", "after-outage").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["index"], size);
+    // The refused one is not there; resubmitting it appends it now.
+    let (s, v) = t.decision(&k, "city", "during-outage").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["index"], size + 1);
+}
+
+#[tokio::test]
+async fn tiles_checkpoints_proofs_and_receipts_verify() {
+    let mut t = T::new();
+    let k = t.register("city").await;
+    let mut batch = Vec::new();
+    for i in 0..300 {
+        let st = statement(
+            "city",
+            &format!("b{i}"),
+            "decision.a",
+            "G2C",
+            json!({"n": i}),
+            "",
+        );
+        batch.push(request(&k, &st));
+    }
+    let (s, v) = t.post("/v1/entries/batch", json!({"entries": batch})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 300);
+    assert_eq!(results[299]["index"], 301);
+
+    let (size, root, _) = t.checkpoint(302).await;
+    assert_eq!(size, TreeSize(302));
+
+    // Level-0 tiles hold the leaf hashes of the bundles' entries.
+    let (s, h, full) = t.get("/tile/0/000").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(full.len(), 256 * 32);
+    let (s, h, partial) = t.get("/tile/0/001.p/46").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["cache-control"], "public, max-age=5");
+    let (_, _, bundle) = t.get("/tile/entries/000").await;
+    let (_, _, pbundle) = t.get("/tile/entries/001.p/46").await;
+    let entries: Vec<Vec<u8>> = parse_entry_bundle(&bundle)
+        .unwrap()
+        .into_iter()
+        .chain(parse_entry_bundle(&pbundle).unwrap())
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(entries.len(), 302);
+    let hashes: Vec<u8> = full.iter().chain(partial.iter()).copied().collect();
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(leaf_hash(e).0, hashes[i * 32..i * 32 + 32], "leaf {i}");
+    }
+    // The level-1 partial tile holds the first full tile's root, and the root
+    // recomputed from the entries is the checkpoint's.
+    let (s, _, l1) = t.get("/tile/1/000.p/1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(l1.len(), 32);
+    let mut tree = ledger_core::tree::MemoryTree::new();
+    for e in &entries {
+        tree.append(e);
+    }
+    assert_eq!(tree.root(), root);
+    let tile = Tile::new(1, 0, 1).unwrap();
+    assert_eq!(ledger_core::tile::read_tile_data(&tile, &tree).unwrap(), l1);
+    // Beyond the tree: 404.
+    for path in [
+        "/tile/0/001",
+        "/tile/0/001.p/47",
+        "/tile/entries/001.p/47",
+        "/tile/2/000.p/1",
+    ] {
+        let (s, _, _) = t.get(path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+    }
+
+    // Inclusion and consistency proofs verify against signed roots.
+    let (s, p) = t.get_json("/v1/proofs/inclusion?index=77&size=302").await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let proof = InclusionProof {
+        index: LeafIndex(77),
+        size: TreeSize(302),
+        path: p["path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap())
+            .collect(),
+    };
+    proof.verify(&leaf_hash(&entries[77]), &root).unwrap();
+    let (s, p) = t.get_json("/v1/proofs/consistency?from=3&to=302").await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let proof = ConsistencyProof {
+        old: TreeSize(3),
+        new: TreeSize(302),
+        path: p["path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap())
+            .collect(),
+    };
+    proof
+        .verify(&tree.root_at(TreeSize(3)).unwrap(), &root)
+        .unwrap();
+    for (path, want) in [
+        (
+            "/v1/proofs/inclusion?index=302&size=302",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/v1/proofs/inclusion?index=1&size=5000",
+            StatusCode::NOT_FOUND,
+        ),
+        ("/v1/proofs/inclusion?size=5", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/inclusion?index=-1", StatusCode::BAD_REQUEST),
+        (
+            "/v1/proofs/consistency?from=0&to=5",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/v1/proofs/consistency?from=9&to=5",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/v1/proofs/consistency?from=1&to=5000",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/v1/proofs/consistency?from=1&bogus=1",
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (s, v) = t.get_json(path).await;
+        assert_eq!(s, want, "{path}: {v}");
+    }
+
+    // A receipt from ?wait=checkpoint verifies offline.
+    let st = statement("city", "with-receipt", "decision.a", "G2C", json!({}), "");
+    let (s, v) = t
+        .post("/v1/entries?wait=checkpoint", request(&k, &st))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let text = v["receipt"].as_str().expect("a receipt");
+    let receipt = Receipt::parse(text.as_bytes()).unwrap();
+    let verified = receipt.verify(&t.origin, &t.verifier()).unwrap();
+    assert_eq!(verified.entry.index, LeafIndex(302));
+    assert_eq!(
+        v["checkpoint_size"].as_u64().unwrap(),
+        verified.checkpoint.size.0
+    );
+    // And from GET /v1/receipts/{index}.
+    let (s, _, body) = t.get("/v1/receipts/5").await;
+    assert_eq!(s, StatusCode::OK);
+    let r = Receipt::parse(&body).unwrap();
+    assert_eq!(
+        r.verify(&t.origin, &t.verifier()).unwrap().entry.index,
+        LeafIndex(5)
+    );
+    let (s, _) = t.get_json("/v1/receipts/100000").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn search_agencies_payloads_and_operations() {
+    let mut t = T::new();
+    let city = t.register("city").await;
+    let fin = t.register("finance").await;
+    for i in 0..7 {
+        let st = statement(
+            "city",
+            &format!("c{i}"),
+            "decision.permit.granted",
+            "G2C",
+            json!({}),
+            "",
+        );
+        assert_eq!(
+            t.post("/v1/entries", request(&city, &st)).await.0,
+            StatusCode::CREATED
+        );
+        let st = statement(
+            "finance",
+            &format!("f{i}"),
+            "transfer.budget.allocation",
+            "G2G",
+            json!({}),
+            "",
+        );
+        assert_eq!(
+            t.post("/v1/entries", request(&fin, &st)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    // Paging through one agency's entries.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (s, v) = t
+            .get_json(&format!("/v1/entries?agency=city&limit=3{cursor}"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        for e in v["entries"].as_array().unwrap() {
+            assert_eq!(e["agency"], "city");
+            seen.push(e["index"].as_u64().unwrap());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![3, 5, 7, 9, 11, 13, 15]);
+    let (_, v) = t
+        .get_json("/v1/entries?type=transfer.budget.allocation&limit=100")
+        .await;
+    assert_eq!(v["entries"].as_array().unwrap().len(), 7);
+    let (_, v) = t.get_json("/v1/entries?channel=G2G&agency=registry").await;
+    assert_eq!(v["entries"].as_array().unwrap().len(), 3);
+    let (_, v) = t
+        .get_json("/v1/entries?agency=city&type=transfer.budget.allocation")
+        .await;
+    assert_eq!(v["entries"].as_array().unwrap().len(), 0);
+    let (_, v) = t
+        .get_json("/v1/entries?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z")
+        .await;
+    assert_eq!(v["entries"].as_array().unwrap().len(), 0);
+    let (_, v) = t
+        .get_json("/v1/entries?since=2000-01-01T00:00:00Z&limit=2")
+        .await;
+    assert_eq!(v["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(v["next_cursor"], "2");
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "channel=G2X",
+        "since=yesterday",
+        "cursor=01",
+        "agency=A",
+        "x=1",
+    ] {
+        let (s, v) = t.get_json(&format!("/v1/entries?{bad}")).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{bad}"
+        );
+    }
+
+    // Agencies and their key history.
+    let new = key("city-2");
+    let (s, _) = t
+        .registry(
+            "registry.key.rotate",
+            json!({"agency": "city", "old_key": b64key(&city), "new_key": b64key(&new)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, a) = t.get_json("/v1/agencies/city").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(a["entries"], 7);
+    let keys = a["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0]["active"], false);
+    assert_eq!(keys[0]["revoked_at"], 17);
+    assert_eq!(keys[1]["key"], b64key(&new));
+    let (_, all) = t.get_json("/v1/agencies").await;
+    assert_eq!(all["agencies"].as_array().unwrap().len(), 2);
+
+    // A private payload: stored beside the log, opening the commitment.
+    let salt = [7u8; 32];
+    let payload = br#"{"name":"Siti"}"#;
+    let c = PayloadCommitment::compute(&salt, payload);
+    let st = statement(
+        "city",
+        "with-payload",
+        "service.licence.issued",
+        "G2C",
+        json!({}),
+        &format!(r#","payload_commitment":"{}""#, c.to_hex()),
+    );
+    let mut req = request(&new, &st);
+    req["payload"] = json!(STANDARD.encode(payload));
+    req["salt"] = json!(hex::encode([8u8; 32]));
+    let (s, v) = t.post("/v1/entries", req.clone()).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_payload"));
+    req["salt"] = json!(hex::encode(salt));
+    let (s, v) = t.post("/v1/entries", req).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let index = v["index"].as_u64().unwrap();
+    let (s, p) = t.get_json(&format!("/v1/payloads/{index}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(p["payload"], STANDARD.encode(payload));
+    assert_eq!(p["salt"], hex::encode(salt));
+    assert_eq!(p["commitment"], c.to_hex());
+    let (_, e) = t.get_json(&format!("/v1/entries/{index}")).await;
+    assert_eq!(e["has_payload"], true);
+
+    // Operations.
+    let (s, h) = t.get_json("/healthz").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["status"], "ok");
+    t.checkpoint(index + 1).await;
+    let (s, _, m) = t.get("/metrics").await;
+    assert_eq!(s, StatusCode::OK);
+    let m = String::from_utf8(m).unwrap();
+    for name in [
+        "ledger_tree_size",
+        "ledger_checkpoint_size",
+        "ledger_append_latency_seconds_bucket",
+        "ledger_batch_size_bucket",
+        "ledger_queue_depth",
+        "ledger_checkpoint_age_seconds",
+    ] {
+        assert!(m.contains(name), "{name}");
+    }
+    let (s, o) = t.get_json("/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    for path in [
+        "/v1/entries",
+        "/v1/entries/batch",
+        "/v1/proofs/inclusion",
+        "/checkpoint",
+        "/v1/agencies/{id}",
+    ] {
+        assert!(
+            o["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+}
+
+#[tokio::test]
+async fn restart_keeps_everything_and_refuses_a_tampered_store() {
+    let store = Arc::new(MemStore::new());
+    let config = NodeConfig {
+        checkpoint_interval: Duration::from_millis(5),
+        ..NodeConfig::default()
+    };
+    let mut t = T::with(config.clone(), store.clone(), true);
+    let k = t.register("city").await;
+    for i in 0..10 {
+        assert_eq!(
+            t.decision(&k, "city", &format!("r{i}")).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let (size, root, note) = t.checkpoint(12).await;
+    t.stop().await;
+
+    // Restart: same tree, same checkpoint, the registry state is back.
+    let t2 = T::with(config.clone(), store.clone(), false);
+    let (size2, root2, note2) = t2.checkpoint(12).await;
+    assert_eq!((size2, root2), (size, root));
+    assert_eq!(note2, note);
+    let (s, v) = t2.decision(&k, "city", "r0").await;
+    assert_eq!((s, v["duplicate"].clone()), (StatusCode::OK, json!(true)));
+    let (s, _) = t2.decision(&k, "city", "after-restart").await;
+    assert_eq!(s, StatusCode::CREATED);
+    t2.checkpoint(13).await;
+    t2.stop().await;
+
+    // Tamper with a stored entry's tile: startup refuses, naming the tile.
+    let mut b = ledger_server::store::Batch::new();
+    let mut data = store
+        .get(
+            ledger_server::store::Cf::Tiles,
+            &ledger_server::ledger::tile_key(0, 0),
+        )
+        .unwrap()
+        .unwrap();
+    data[40] ^= 1;
+    b.put(
+        ledger_server::store::Cf::Tiles,
+        ledger_server::ledger::tile_key(0, 0).to_vec(),
+        data,
+    );
+    store.write(b).unwrap();
+    let origin = Origin::new(ORIGIN).unwrap();
+    let signer = Ed25519Signer::new(origin.key_name(), key("log"));
+    let err = Node::start_with(store, signer, config)
+        .err()
+        .expect("refuses to start");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("tile/0/000"), "{msg}");
+}
