@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ledger_core::LeafIndex;
 use ledger_core::TreeSize;
-use ledger_core::entry::Entry;
+use ledger_core::entry::{Entry, verify_statement_signature};
 use ledger_core::hash::leaf_hash;
 use ledger_core::index::parse_canonical_u64;
 use ledger_core::proof::{prove_consistency, prove_inclusion};
@@ -26,6 +26,7 @@ use ledger_core::statement::{
     AgencyId, Channel, PayloadCommitment, SALT_BYTES, Statement, StatementType, parse_utc_timestamp,
 };
 use ledger_core::tile::TilePath;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use utoipa::{OpenApi, ToSchema};
@@ -98,6 +99,8 @@ pub struct AppState {
     pub params: Arc<LogParams>,
     /// Whether `GET /v1/payloads/{index}` is served.
     pub serve_payloads: bool,
+    /// The registry authority's key, once genesis is stored.
+    pub authority: Option<ed25519_dalek::VerifyingKey>,
 }
 
 // ---------------------------------------------------------------------------
@@ -681,7 +684,40 @@ fn submission(req: AppendRequest, limits: &Limits) -> ApiResult<Submission> {
         statement,
         signature,
         payload,
+        verified_by: None,
     })
+}
+
+/// Verifies the submissions' signatures on the rayon pool (all cores, off the
+/// async threads and off the sequencer's thread, so that verification of the next
+/// requests overlaps the sequencer's commits), against the keys valid as of the
+/// stored tree. The sequencer re-checks that the key is still active when it
+/// sequences the entry; a submission no known key verifies is left to the
+/// sequencer, which checks it against the keys of that moment or rejects it.
+async fn verify_signatures(s: &AppState, subs: Vec<Submission>) -> ApiResult<Vec<Submission>> {
+    let agencies = agency_list(s);
+    let authority = s.authority;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let mut subs = subs;
+        subs.par_iter_mut().for_each(|sub| {
+            let agency = &sub.statement.agency;
+            let keys: Vec<ed25519_dalek::VerifyingKey> = if agency.is_registry() {
+                authority.into_iter().collect()
+            } else {
+                agencies
+                    .binary_search_by(|a| a.id.cmp(agency))
+                    .ok()
+                    .map(|i| agencies[i].active_keys().map(|k| k.key).collect())
+                    .unwrap_or_default()
+            };
+            sub.verified_by = keys.into_iter().find(|k| {
+                verify_statement_signature(k, sub.statement.bytes(), &sub.signature)
+            });
+        });
+        let _ = tx.send(subs);
+    });
+    rx.await.map_err(|_| ApiError::internal())
 }
 
 fn wants_receipt(uri: &Uri) -> ApiResult<bool> {
@@ -780,8 +816,8 @@ async fn append(
     let bytes = body(bytes, s.limits.max_body)?;
     let req: AppendRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad("bad_json", format!("request body: {e}")))?;
-    let sub = submission(req, &s.limits)?;
-    let result = sequence(&s, vec![sub])
+    let subs = verify_signatures(&s, vec![submission(req, &s.limits)?]).await?;
+    let result = sequence(&s, subs)
         .await?
         .pop()
         .unwrap_or(Err(AppendError::Unavailable))?;
@@ -834,6 +870,7 @@ async fn append_batch(
     let mut sequenced = if subs.is_empty() {
         Vec::new()
     } else {
+        let subs = verify_signatures(&s, subs).await?;
         sequence(&s, subs).await?
     }
     .into_iter();

@@ -190,6 +190,7 @@ fn submission(
         signature: sign_statement(key, &bytes),
         statement,
         payload,
+        verified_by: None,
     })
 }
 

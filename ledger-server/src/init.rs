@@ -263,6 +263,7 @@ pub fn write_genesis(
             statement,
             signature,
             payload: None,
+            verified_by: None,
         }],
         extra,
     );

@@ -164,9 +164,8 @@ impl Node {
                 }
             }
         };
-        let authority_key = core
-            .registry()
-            .authority_key()
+        let authority = core.registry().authority_key().copied();
+        let authority_key = authority
             .map(|k| STANDARD.encode(k.as_bytes()))
             .unwrap_or_default();
         let params = Arc::new(LogParams {
@@ -207,6 +206,7 @@ impl Node {
                 limits: config.limits,
                 params,
                 serve_payloads: config.serve_payloads,
+                authority,
             },
             sequencer: Some(thread),
             checkpointer,

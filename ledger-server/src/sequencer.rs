@@ -38,6 +38,11 @@ pub struct Submission {
     /// The private payload and its salt, already checked against the statement's
     /// commitment.
     pub payload: Option<([u8; 32], Vec<u8>)>,
+    /// The key that `signature` was already verified with (strictly, spec/entry.md
+    /// §3.2), off the sequencer's thread; the sequencer still checks that the key
+    /// may sign for the agency when the entry is sequenced. `None`: the sequencer
+    /// verifies.
+    pub verified_by: Option<VerifyingKey>,
 }
 
 /// A durable append.
@@ -240,13 +245,17 @@ impl Core {
             first_of.insert(key, i);
         }
 
-        // 2. Signatures, in parallel, against the keys valid at the batch start.
+        // 2. Signatures not verified yet, in parallel, against the keys valid at
+        //    the batch start.
         let verified: Vec<Option<VerifyingKey>> = subs
             .par_iter()
             .enumerate()
             .map(|(i, s)| {
                 if results[i].is_some() || dup_of[i].is_some() {
                     return None;
+                }
+                if s.verified_by.is_some() {
+                    return s.verified_by;
                 }
                 self.registry
                     .signing_keys(&s.statement.agency)

@@ -142,6 +142,11 @@ pub trait Storage: Send + Sync {
     fn write(&self, batch: Batch) -> Result<(), StoreError>;
 }
 
+/// Memory for RocksDB memtables, all column families together.
+const MEMTABLE_BUDGET: usize = 64 << 20;
+/// The block cache shared by all column families.
+const BLOCK_CACHE: usize = 32 << 20;
+
 /// The RocksDB store: one directory, one column family per [`Cf`].
 pub struct RocksStore {
     db: DB,
@@ -158,6 +163,10 @@ impl RocksStore {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
+        // Bound memory: memtables of all column families together, and one block
+        // cache shared by all of them.
+        opts.set_db_write_buffer_size(MEMTABLE_BUDGET);
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE);
         // Refuse to open a store whose files fail their checksums.
         opts.set_paranoid_checks(true);
         let cfs = Cf::ALL.iter().map(|cf| {
@@ -168,8 +177,14 @@ impl RocksStore {
             } else {
                 DBCompressionType::Lz4
             });
+            o.set_write_buffer_size(if *cf == Cf::Entries {
+                MEMTABLE_BUDGET / 2
+            } else {
+                MEMTABLE_BUDGET / 8
+            });
             let mut block = BlockBasedOptions::default();
             block.set_block_size(16 * 1024);
+            block.set_block_cache(&cache);
             o.set_block_based_table_factory(&block);
             ColumnFamilyDescriptor::new(cf.name(), o)
         });
