@@ -116,10 +116,12 @@ impl ServeOptions {
         }
         let limits = Limits {
             // Room for base64 (4/3) and JSON around the statement and payload.
-            max_body: (limits.max_statement + limits.max_payload) * 4 / 3 + 4096,
+            // (spec/api.md §1.2: 256 KiB and 32 MiB, raised with the limits.)
+            max_body: ((limits.max_statement + limits.max_payload) * 4 / 3 + 4096)
+                .max(256 * 1024),
             max_batch_body: ((limits.max_statement + 4096) * 4 / 3)
                 .saturating_mul(limits.max_batch_entries)
-                .min(256 * 1024 * 1024),
+                .clamp(32 * 1024 * 1024, 256 * 1024 * 1024),
             ..limits
         };
         let sequencer = SequencerConfig {
@@ -163,6 +165,9 @@ mod tests {
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.node.sequencer.max_batch, 20);
         assert_eq!(s.node.checkpoint_interval, Duration::from_millis(250));
+        // The documented default body limits (spec/api.md §1.2).
+        assert_eq!(s.node.limits.max_body, 262_144);
+        assert_eq!(s.node.limits.max_batch_body, 33_554_432);
 
         std::fs::write(&path, "no_such_setting = 1\n").unwrap();
         let opts = ServeOptions {
