@@ -544,6 +544,24 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Answers 408 `request_timeout` (our JSON error) when a request, including
+/// reading its body, takes longer than `limit` (spec/api.md §1.2).
+pub fn with_timeout(router: Router, limit: Duration) -> Router {
+    router.layer(middleware::from_fn(
+        move |req: Request, next: Next| async move {
+            match tokio::time::timeout(limit, next.run(req)).await {
+                Ok(resp) => resp,
+                Err(_) => ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!("the request took longer than {} s", limit.as_secs()),
+                )
+                .into_response(),
+            }
+        },
+    ))
+}
+
 async fn count_rejections(
     State(metrics): State<Arc<Metrics>>,
     req: Request,
@@ -711,9 +729,9 @@ async fn verify_signatures(s: &AppState, subs: Vec<Submission>) -> ApiResult<Vec
                     .map(|i| agencies[i].active_keys().map(|k| k.key).collect())
                     .unwrap_or_default()
             };
-            sub.verified_by = keys.into_iter().find(|k| {
-                verify_statement_signature(k, sub.statement.bytes(), &sub.signature)
-            });
+            sub.verified_by = keys
+                .into_iter()
+                .find(|k| verify_statement_signature(k, sub.statement.bytes(), &sub.signature));
         });
         let _ = tx.send(subs);
     });

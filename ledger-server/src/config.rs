@@ -117,8 +117,7 @@ impl ServeOptions {
         let limits = Limits {
             // Room for base64 (4/3) and JSON around the statement and payload.
             // (spec/api.md §1.2: 256 KiB and 32 MiB, raised with the limits.)
-            max_body: ((limits.max_statement + limits.max_payload) * 4 / 3 + 4096)
-                .max(256 * 1024),
+            max_body: ((limits.max_statement + limits.max_payload) * 4 / 3 + 4096).max(256 * 1024),
             max_batch_body: ((limits.max_statement + 4096) * 4 / 3)
                 .saturating_mul(limits.max_batch_entries)
                 .clamp(32 * 1024 * 1024, 256 * 1024 * 1024),

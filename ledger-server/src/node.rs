@@ -233,11 +233,7 @@ impl Node {
 /// # Errors
 /// If the server fails.
 pub async fn serve(node: Node, listener: tokio::net::TcpListener, timeout: Duration) -> Result<()> {
-    use tower_http::timeout::TimeoutLayer;
-    let app = crate::api::app(node.state.clone()).layer(TimeoutLayer::with_status_code(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        timeout,
-    ));
+    let app = crate::api::with_timeout(crate::api::app(node.state.clone()), timeout);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -20,7 +20,7 @@ use ledger_core::receipt::Receipt;
 use ledger_core::statement::PayloadCommitment;
 use ledger_core::tile::{Tile, parse_entry_bundle};
 use ledger_core::{LeafIndex, TreeSize};
-use ledger_server::api::app;
+use ledger_server::api::{app, with_timeout};
 use ledger_server::init::write_genesis;
 use ledger_server::node::{Node, NodeConfig};
 use ledger_server::store::{MemStore, Storage};
@@ -863,4 +863,33 @@ async fn restart_keeps_everything_and_refuses_a_tampered_store() {
         .expect("refuses to start");
     let msg = format!("{err:#}");
     assert!(msg.contains("tile/0/000"), "{msg}");
+}
+
+#[tokio::test]
+// The held lock is the stalled disk: only the sequencer's thread waits on it.
+#[allow(clippy::await_holding_lock)]
+async fn a_request_over_the_time_limit_gets_408_in_our_format() {
+    let mut t = T::new();
+    let k = t.register("city").await;
+    let slow = with_timeout(app(t.node.state.clone()), Duration::from_millis(100));
+    let guard = t.store.block_writes();
+    let st = statement("city", "slow", "decision.a", "G2C", json!({}), "");
+    let resp = slow
+        .oneshot(
+            Request::post("/v1/entries")
+                .header("content-type", "application/json")
+                .body(Body::from(request(&k, &st).to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(code(&v), "request_timeout");
+    drop(guard);
+    // The append itself went on: it is durable once the disk answers.
+    let (s, v) = t.post("/v1/entries", request(&k, &st)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["duplicate"], true);
 }
