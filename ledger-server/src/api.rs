@@ -591,7 +591,7 @@ fn text(status: StatusCode, cache: &'static str, body: Vec<u8>) -> Response {
     responses((status = 200, description = "the signed checkpoint note", content_type = "text/plain", body = String)))]
 async fn checkpoint(State(s): State<AppState>) -> Response {
     let note = s.published.borrow().note.clone();
-    text(StatusCode::OK, "no-cache", note.to_vec())
+    text(StatusCode::OK, "public, max-age=2", note.to_vec())
 }
 
 async fn tile(State(s): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {

@@ -209,7 +209,7 @@ impl T {
             .unwrap();
         let (s, h, body) = self.get("/checkpoint").await;
         assert_eq!(s, StatusCode::OK);
-        assert_eq!(h["cache-control"], "no-cache");
+        assert_eq!(h["cache-control"], "public, max-age=2");
         let none: [&dyn NoteVerifier; 0] = [];
         let cp = open_checkpoint(&body, &self.origin, &self.verifier(), &none).unwrap();
         (cp.checkpoint.size, cp.checkpoint.root, body)
