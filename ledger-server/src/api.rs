@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
@@ -594,7 +594,11 @@ async fn checkpoint(State(s): State<AppState>) -> Response {
     text(StatusCode::OK, "public, max-age=2", note.to_vec())
 }
 
-async fn tile(State(s): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
+async fn tile(
+    State(s): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let path = path_param(path)?;
     let full = format!("tile/{path}");
     let Ok(parsed) = TilePath::parse(&full) else {
         return Err(ApiError::not_found("not a tile path (c2sp.org/tlog-tiles)"));
@@ -966,6 +970,12 @@ fn stored_size(s: &AppState) -> u64 {
     s.committed.borrow().size
 }
 
+/// A path segment, or our 400 for one that does not decode (bad percent-encoding).
+fn path_param(p: Result<Path<String>, PathRejection>) -> ApiResult<String> {
+    p.map(|Path(v)| v)
+        .map_err(|_| ApiError::bad("bad_request", "the path does not decode as UTF-8"))
+}
+
 fn index_param(s: &str) -> ApiResult<u64> {
     number(s, "the index")
 }
@@ -974,8 +984,11 @@ fn index_param(s: &str) -> ApiResult<u64> {
 #[utoipa::path(get, path = "/v1/entries/{index}", tag = "read",
     params(("index" = u64, Path, description = "entry index")),
     responses((status = 200, body = EntryView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn entry(State(s): State<AppState>, Path(index): Path<String>) -> ApiResult<Json<EntryView>> {
-    let index = index_param(&index)?;
+async fn entry(
+    State(s): State<AppState>,
+    index: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<EntryView>> {
+    let index = index_param(&path_param(index)?)?;
     if index >= stored_size(&s) {
         return Err(ApiError::not_found(format!("entry {index} does not exist")));
     }
@@ -1116,8 +1129,11 @@ fn latest(s: &AppState) -> Published {
     params(("index" = u64, Path, description = "entry index")),
     responses((status = 200, description = "receipt text (spec/receipts.md)", content_type = "text/plain", body = String),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn receipt(State(s): State<AppState>, Path(index): Path<String>) -> ApiResult<Response> {
-    let index = index_param(&index)?;
+async fn receipt(
+    State(s): State<AppState>,
+    index: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let index = index_param(&path_param(index)?)?;
     let cp = latest(&s);
     if index >= cp.size {
         return Err(ApiError::not_found(format!(
@@ -1259,7 +1275,11 @@ async fn agencies(State(s): State<AppState>) -> Json<AgenciesResponse> {
 #[utoipa::path(get, path = "/v1/agencies/{id}", tag = "read",
     params(("id" = String, Path, description = "agency id")),
     responses((status = 200, body = AgencyView), (status = 404, body = ErrorBody)))]
-async fn agency(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<AgencyView>> {
+async fn agency(
+    State(s): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<AgencyView>> {
+    let id = path_param(id)?;
     let list = agency_list(&s);
     list.iter()
         .find(|a| a.id.as_str() == id)
@@ -1273,9 +1293,9 @@ async fn agency(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<
     responses((status = 200, body = PayloadView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn payload(
     State(s): State<AppState>,
-    Path(index): Path<String>,
+    index: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<PayloadView>> {
-    let index = index_param(&index)?;
+    let index = index_param(&path_param(index)?)?;
     if !s.serve_payloads {
         return Err(ApiError::not_found("this server does not serve payloads"));
     }

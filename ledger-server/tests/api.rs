@@ -395,8 +395,19 @@ async fn every_client_error_has_its_status_and_code() {
             "{path}"
         );
     }
-    let (s, v) = t.get_json("/v1/entries/01").await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
+    for path in [
+        "/v1/entries/01",
+        "/v1/entries/%FF",
+        "/v1/agencies/%C3",
+        "/v1/receipts/x",
+    ] {
+        let (s, v) = t.get_json(path).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{path}"
+        );
+    }
     let (s, _, v) = t.post_raw("/checkpoint", vec![]).await;
     assert_eq!(
         (s, code(&v)),
