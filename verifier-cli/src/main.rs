@@ -1,16 +1,123 @@
-//! `ledger-verify`: the public's independent check of the ledger.
+//! `ledger-verify`: the public's independent check of the e-government audit
+//! ledger. It reads only the C2SP read API (`/checkpoint`, `/tile/...`) of a live
+//! server, a static mirror (directory or URL) or any other C2SP tiled log, and
+//! trusts only the log's verifier key.
+//!
+//! Exit codes: 0 verified; 1 verification FAILED (evidence of misbehaviour);
+//! 2 could not check (network, files, usage).
+
+mod check;
+mod source;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
-/// Independent verifier for the e-government audit ledger.
+use check::{Outcome, Report};
+
+/// Independent verifier for the e-government audit ledger (and any C2SP tiled log).
+///
+/// Exit codes: 0 = verified, 1 = verification FAILED (the log misbehaved or the
+/// data was tampered with), 2 = could not check (network, files, usage).
 #[derive(Parser)]
-#[command(version, about)]
-struct Cli {}
+#[command(version, about, long_about)]
+struct Cli {
+    /// Print one JSON object instead of text (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The log's verifier key.
+#[derive(Args, Clone)]
+pub struct KeyArgs {
+    /// The log's verifier key, `name+keyid+base64` (its name is the log's origin).
+    #[arg(
+        long,
+        required_unless_present = "vkey_file",
+        conflicts_with = "vkey_file"
+    )]
+    pub vkey: Option<String>,
+    /// A file holding the verifier key.
+    #[arg(long)]
+    pub vkey_file: Option<std::path::PathBuf>,
+}
+
+/// A log to read.
+#[derive(Args, Clone)]
+pub struct LogArgs {
+    /// The log: an http(s) URL (a server or a mirror) or a directory mirror.
+    #[arg(long)]
+    pub log: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch the log's latest checkpoint and verify its signature, origin and form;
+    /// print its size and root.
+    Checkpoint {
+        #[command(flatten)]
+        log: LogArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Verify a receipt (a .tlog-proof file) offline: the entry, its inclusion
+    /// proof and the checkpoint signature. With --log, also check that the log's
+    /// current checkpoint extends the receipt's.
+    Receipt {
+        /// The receipt file.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Also check consistency with this log's current checkpoint.
+        #[arg(long)]
+        log: Option<String>,
+    },
+    /// Prove that entry N is in the log: build its inclusion proof from the tiles
+    /// and verify it, and the entry, against a freshly verified checkpoint.
+    Inclusion {
+        #[command(flatten)]
+        log: LogArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The entry's index.
+        #[arg(long)]
+        index: u64,
+        /// Prove against the tree of this size (default: the latest checkpoint's).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Prove that the log's current checkpoint extends an older one you kept.
+    Consistency {
+        #[command(flatten)]
+        log: LogArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The older checkpoint file.
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
+}
+
+fn run(cli: &Cli) -> Outcome {
+    match &cli.command {
+        Command::Checkpoint { log, key } => check::checkpoint(log, key),
+        Command::Receipt { file, key, log } => check::receipt(file, key, log.as_deref()),
+        Command::Inclusion {
+            log,
+            key,
+            index,
+            size,
+        } => check::inclusion(log, key, *index, *size),
+        Command::Consistency { log, key, from } => check::consistency(log, key, from),
+    }
+}
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    eprintln!("ledger-verify: no subcommands yet (issue #4)");
-    ExitCode::from(2)
+    let cli = Cli::parse();
+    let outcome = run(&cli);
+    let report = Report::from(outcome);
+    report.print(cli.json);
+    ExitCode::from(report.exit_code())
 }

@@ -1,0 +1,422 @@
+//! The checks, each a function from arguments to an [`Outcome`]. Verification
+//! itself is ledger-core's (open_checkpoint, TileHashReader, proofs, receipts);
+//! this module fetches, classifies failures, and reports.
+
+use std::cell::RefCell;
+use std::path::Path;
+
+use ledger_core::checkpoint::{Origin, SignedCheckpoint, open_checkpoint};
+use ledger_core::entry::Entry;
+use ledger_core::hash::{Hash, leaf_hash};
+use ledger_core::note::{Ed25519Verifier, NoteVerifier};
+use ledger_core::proof::{prove_consistency, prove_inclusion};
+use ledger_core::receipt::{MAX_RECEIPT_BYTES, Receipt};
+use ledger_core::statement::Statement;
+use ledger_core::tile::{EntryBundle, TileError, TileHashReader, parse_entry_bundle};
+use ledger_core::tree::{HashReader, TreeError, stored_hash_index, tree_hash};
+use ledger_core::{LeafIndex, TreeSize};
+use serde_json::{Map, Value, json};
+
+use crate::source::{MAX_BUNDLE, Source};
+use crate::{KeyArgs, LogArgs};
+
+/// Why a check did not verify.
+#[derive(Debug)]
+pub enum Problem {
+    /// Verification FAILED: the data contradicts the signed checkpoint or itself.
+    Failed(String),
+    /// The check could not be done (network, files, usage).
+    Unable(String),
+}
+
+/// What a check verified: lines for people and fields for `--json`.
+#[derive(Debug, Default)]
+pub struct Verified {
+    lines: Vec<String>,
+    fields: Map<String, Value>,
+}
+
+impl Verified {
+    fn add(&mut self, label: &str, key: &str, value: Value) {
+        let shown = match &value {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        self.lines.push(format!("{label:<16} {shown}"));
+        self.fields.insert(key.to_owned(), value);
+    }
+}
+
+/// The result of a check.
+pub type Outcome = Result<Verified, Problem>;
+
+/// An outcome, ready to print.
+pub struct Report(Outcome);
+
+impl From<Outcome> for Report {
+    fn from(o: Outcome) -> Report {
+        Report(o)
+    }
+}
+
+impl Report {
+    /// 0 verified, 1 failed, 2 could not check.
+    pub fn exit_code(&self) -> u8 {
+        match &self.0 {
+            Ok(_) => 0,
+            Err(Problem::Failed(_)) => 1,
+            Err(Problem::Unable(_)) => 2,
+        }
+    }
+
+    /// Prints to stdout (results) or stderr (could not check).
+    pub fn print(&self, as_json: bool) {
+        match (&self.0, as_json) {
+            (Ok(v), true) => {
+                let mut m = v.fields.clone();
+                m.insert("result".into(), json!("verified"));
+                println!("{}", Value::Object(m));
+            }
+            (Ok(v), false) => {
+                println!("VERIFIED");
+                for l in &v.lines {
+                    println!("  {l}");
+                }
+            }
+            (Err(Problem::Failed(m)), true) => {
+                println!("{}", json!({"result": "failed", "problem": m}));
+            }
+            (Err(Problem::Failed(m)), false) => println!("VERIFICATION FAILED: {m}"),
+            (Err(Problem::Unable(m)), true) => {
+                println!("{}", json!({"result": "error", "problem": m}));
+            }
+            (Err(Problem::Unable(m)), false) => eprintln!("could not check: {m}"),
+        }
+    }
+}
+
+fn unable(m: impl Into<String>) -> Problem {
+    Problem::Unable(m.into())
+}
+
+fn failed(m: impl Into<String>) -> Problem {
+    Problem::Failed(m.into())
+}
+
+/// The log key and the origin it is named after (spec/checkpoints-and-tiles.md §1).
+fn log_key(k: &KeyArgs) -> Result<(Ed25519Verifier, Origin), Problem> {
+    let text = match (&k.vkey, &k.vkey_file) {
+        (Some(v), _) => v.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| unable(format!("{}: {e}", f.display())))?
+            .trim()
+            .to_owned(),
+        (None, None) => return Err(unable("give --vkey or --vkey-file")),
+    };
+    let key = Ed25519Verifier::from_vkey(&text)
+        .map_err(|e| unable(format!("the verifier key is not valid: {e}")))?;
+    let origin = Origin::new(key.name().as_str())
+        .map_err(|e| unable(format!("the verifier key's name is not a log origin: {e}")))?;
+    Ok((key, origin))
+}
+
+fn open_source(log: &str) -> Result<Source, Problem> {
+    Source::open(log).map_err(unable)
+}
+
+/// Fetches and opens the latest checkpoint.
+fn latest(
+    src: &Source,
+    key: &Ed25519Verifier,
+    origin: &Origin,
+) -> Result<SignedCheckpoint, Problem> {
+    let bytes = src.checkpoint().map_err(unable)?;
+    let none: [&dyn NoteVerifier; 0] = [];
+    open_checkpoint(&bytes, origin, key, &none)
+        .map_err(|e| failed(format!("the log's checkpoint does not verify: {e}")))
+}
+
+/// A [`HashReader`] over authenticated tiles that remembers why a read failed,
+/// so that a forged tile (FAILED) is told apart from a network error (could not
+/// check).
+struct Authenticated<'a> {
+    reader: TileHashReader<&'a Source>,
+    error: RefCell<Option<TileError>>,
+}
+
+impl<'a> Authenticated<'a> {
+    fn new(src: &'a Source, cp: &SignedCheckpoint) -> Result<Self, Problem> {
+        let reader = TileHashReader::new(cp.checkpoint.size, cp.checkpoint.root, src)
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(Authenticated {
+            reader,
+            error: RefCell::new(None),
+        })
+    }
+
+    fn classify(&self, e: TreeError) -> Problem {
+        match self.error.borrow_mut().take() {
+            Some(TileError::Read(m)) => unable(format!("cannot read tiles: {m}")),
+            Some(TileError::ReadCount { expected, found }) => {
+                unable(format!("asked for {expected} tiles, got {found}"))
+            }
+            Some(t) => failed(t.to_string()),
+            None => failed(e.to_string()),
+        }
+    }
+}
+
+impl HashReader for Authenticated<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        self.reader.read_authenticated(indexes).map_err(|e| {
+            let msg = e.to_string();
+            *self.error.borrow_mut() = Some(e);
+            TreeError::Read(msg)
+        })
+    }
+}
+
+fn describe_checkpoint(v: &mut Verified, prefix: &str, cp: &SignedCheckpoint) {
+    v.add(
+        &format!("{prefix}size"),
+        &format!("{prefix}size").replace(' ', "_"),
+        json!(cp.checkpoint.size.0),
+    );
+    v.add(
+        &format!("{prefix}root"),
+        &format!("{prefix}root").replace(' ', "_"),
+        json!(cp.checkpoint.root.to_base64()),
+    );
+}
+
+/// Shows what an entry of this ledger says; other logs' entries are opaque.
+fn describe_entry(v: &mut Verified, bytes: &[u8]) {
+    match Entry::decode(bytes)
+        .ok()
+        .and_then(|e| Statement::parse(&e.statement).ok().map(|s| (e, s)))
+    {
+        Some((e, s)) => {
+            v.add("agency", "agency", json!(s.agency.as_str()));
+            v.add("type", "type", json!(s.kind.as_str()));
+            v.add("channel", "channel", json!(s.channel.as_str()));
+            v.add(
+                "submission id",
+                "submission_id",
+                json!(s.submission_id.as_str()),
+            );
+            v.add("occurred at", "occurred_at", json!(s.occurred_at));
+            if let Some(subject) = &s.subject {
+                v.add("subject", "subject", json!(subject));
+            }
+            v.add(
+                "sequenced at ms",
+                "sequenced_at_ms",
+                json!(e.sequenced_at_ms),
+            );
+            v.add("signed by key", "key_hash", json!(e.key_hash.0.to_hex()));
+        }
+        None => v.add(
+            "entry",
+            "entry_bytes",
+            json!(format!(
+                "{} bytes, not an entry of this ledger's format",
+                bytes.len()
+            )),
+        ),
+    }
+}
+
+/// `checkpoint`.
+pub fn checkpoint(log: &LogArgs, key: &KeyArgs) -> Outcome {
+    let (key, origin) = log_key(key)?;
+    let src = open_source(&log.log)?;
+    let cp = latest(&src, &key, &origin)?;
+    let mut v = Verified::default();
+    v.add("origin", "origin", json!(origin.as_str()));
+    describe_checkpoint(&mut v, "", &cp);
+    v.add("root (hex)", "root_hex", json!(cp.checkpoint.root.to_hex()));
+    Ok(v)
+}
+
+/// Checks that `new` extends `old` (RFC 9162 §2.1.4), reading proof hashes from
+/// the tiles of `new`.
+fn extends(src: &Source, old: &SignedCheckpoint, new: &SignedCheckpoint) -> Result<usize, Problem> {
+    let (o, n) = (&old.checkpoint, &new.checkpoint);
+    if n.size < o.size {
+        return Err(failed(format!(
+            "the log rolled back: its checkpoint has size {}, smaller than the older checkpoint's {}",
+            n.size.0, o.size.0
+        )));
+    }
+    if n.size == o.size {
+        if n.root != o.root {
+            return Err(failed(format!(
+                "fork: two signed checkpoints of size {} with different roots ({} and {})",
+                n.size.0,
+                o.root.to_base64(),
+                n.root.to_base64()
+            )));
+        }
+        return Ok(0);
+    }
+    if o.size.0 == 0 {
+        return Ok(0);
+    }
+    let reader = Authenticated::new(src, new)?;
+    let proof = prove_consistency(o.size, n.size, &reader).map_err(|e| reader.classify(e))?;
+    proof.verify(&o.root, &n.root).map_err(|e| {
+        failed(format!(
+            "fork: the checkpoint of size {} does not extend the one of size {}: {e}",
+            n.size.0, o.size.0
+        ))
+    })?;
+    Ok(proof.path.len())
+}
+
+/// `consistency --from FILE`.
+pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
+    let (key, origin) = log_key(key)?;
+    let old_bytes = std::fs::read(from).map_err(|e| unable(format!("{}: {e}", from.display())))?;
+    let none: [&dyn NoteVerifier; 0] = [];
+    let old = open_checkpoint(&old_bytes, &origin, &key, &none).map_err(|e| {
+        unable(format!(
+            "{} is not a checkpoint of this log signed by this key: {e}",
+            from.display()
+        ))
+    })?;
+    let src = open_source(&log.log)?;
+    let new = latest(&src, &key, &origin)?;
+    let hashes = extends(&src, &old, &new)?;
+    let mut v = Verified::default();
+    describe_checkpoint(&mut v, "old ", &old);
+    describe_checkpoint(&mut v, "new ", &new);
+    v.add("proof hashes", "proof_hashes", json!(hashes));
+    Ok(v)
+}
+
+/// The entry at `index` from the bundles of a tree of `size`, checked against the
+/// authenticated leaf hash.
+fn entry_at(
+    src: &Source,
+    reader: &Authenticated<'_>,
+    index: u64,
+    size: u64,
+) -> Result<Vec<u8>, Problem> {
+    let n = index / 256;
+    let width = (size - n * 256).min(256) as u16;
+    let bundle = EntryBundle::new(n, width).map_err(|e| failed(e.to_string()))?;
+    let path = bundle.path();
+    let data = match src.fetch(&path, MAX_BUNDLE).map_err(unable)? {
+        Some(d) => d,
+        None if width < 256 => {
+            let full = EntryBundle::new(n, 256).map_err(|e| failed(e.to_string()))?;
+            src.fetch(&full.path(), MAX_BUNDLE)
+                .map_err(unable)?
+                .ok_or_else(|| unable(format!("{path}: not found")))?
+        }
+        None => return Err(unable(format!("{path}: not found"))),
+    };
+    let entries = parse_entry_bundle(&data).map_err(|e| failed(format!("{path}: {e}")))?;
+    if entries.len() < usize::from(width) {
+        return Err(failed(format!(
+            "{path}: holds {} entries, expected {width}",
+            entries.len()
+        )));
+    }
+    let entry = entries[(index % 256) as usize].to_vec();
+    let want = reader
+        .read_hashes(&[stored_hash_index(0, index)])
+        .map_err(|e| reader.classify(e))?;
+    let got = leaf_hash(&entry);
+    if want.first() != Some(&got) {
+        return Err(failed(format!(
+            "{path}: entry {index} hashes to {got}, but the tiles of the signed tree say {}",
+            want.first().map(|h| h.to_hex()).unwrap_or_default()
+        )));
+    }
+    Ok(entry)
+}
+
+/// `inclusion --index N [--size S]`.
+pub fn inclusion(log: &LogArgs, key: &KeyArgs, index: u64, size: Option<u64>) -> Outcome {
+    let (key, origin) = log_key(key)?;
+    let src = open_source(&log.log)?;
+    let cp = latest(&src, &key, &origin)?;
+    let top = cp.checkpoint.size.0;
+    let size = size.unwrap_or(top);
+    if size > top {
+        return Err(unable(format!(
+            "--size {size} is larger than the log's latest checkpoint ({top})"
+        )));
+    }
+    if index >= size {
+        return Err(unable(format!(
+            "entry {index} is not in a tree of size {size}"
+        )));
+    }
+    let reader = Authenticated::new(&src, &cp)?;
+    let root = if size == top {
+        cp.checkpoint.root
+    } else {
+        tree_hash(TreeSize(size), &reader).map_err(|e| reader.classify(e))?
+    };
+    let entry = entry_at(&src, &reader, index, top)?;
+    let leaf = leaf_hash(&entry);
+    let proof = prove_inclusion(LeafIndex(index), TreeSize(size), &reader)
+        .map_err(|e| reader.classify(e))?;
+    proof
+        .verify(&leaf, &root)
+        .map_err(|e| failed(format!("entry {index}: {e}")))?;
+    let mut v = Verified::default();
+    v.add("index", "index", json!(index));
+    v.add("tree size", "size", json!(size));
+    v.add("tree root", "root", json!(root.to_base64()));
+    v.add("leaf hash", "leaf_hash", json!(leaf.to_hex()));
+    v.add("proof hashes", "proof_hashes", json!(proof.path.len()));
+    v.add("checkpoint size", "checkpoint_size", json!(top));
+    describe_entry(&mut v, &entry);
+    Ok(v)
+}
+
+/// `receipt FILE [--log URL|DIR]`.
+pub fn receipt(file: &Path, key: &KeyArgs, log: Option<&str>) -> Outcome {
+    let (key, origin) = log_key(key)?;
+    let meta = std::fs::metadata(file).map_err(|e| unable(format!("{}: {e}", file.display())))?;
+    if meta.len() > MAX_RECEIPT_BYTES as u64 {
+        return Err(failed(format!(
+            "{} is larger than a receipt can be ({MAX_RECEIPT_BYTES} bytes)",
+            file.display()
+        )));
+    }
+    let bytes = std::fs::read(file).map_err(|e| unable(format!("{}: {e}", file.display())))?;
+    let receipt =
+        Receipt::parse(&bytes).map_err(|e| failed(format!("the receipt is malformed: {e}")))?;
+    let verified = receipt
+        .verify(&origin, &key)
+        .map_err(|e| failed(format!("the receipt does not verify: {e}")))?;
+    let mut v = Verified::default();
+    v.add("index", "index", json!(verified.entry.index.0));
+    v.add("leaf hash", "leaf_hash", json!(verified.leaf_hash.to_hex()));
+    v.add(
+        "checkpoint size",
+        "checkpoint_size",
+        json!(verified.checkpoint.size.0),
+    );
+    v.add(
+        "checkpoint root",
+        "checkpoint_root",
+        json!(verified.checkpoint.root.to_base64()),
+    );
+    describe_entry(&mut v, &receipt.entry);
+    if let Some(log) = log {
+        let src = open_source(log)?;
+        let new = latest(&src, &key, &origin)?;
+        let none: [&dyn NoteVerifier; 0] = [];
+        let old = open_checkpoint(&receipt.proof.checkpoint, &origin, &key, &none)
+            .map_err(|e| failed(format!("the receipt's checkpoint: {e}")))?;
+        extends(&src, &old, &new)?;
+        v.add("log now at size", "log_size", json!(new.checkpoint.size.0));
+        v.add("consistent", "consistent_with_log", json!(true));
+    }
+    Ok(v)
+}

@@ -1,0 +1,217 @@
+//! `ledger-verify` against a real tiled log written by another implementation:
+//! `../shared/interop/tessera-log` (Trillian Tessera, commit 8ee4e93; see
+//! `../shared/interop/README.md`). Read in place; a loud SKIPPING line if absent.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const LOG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/interop/tessera-log"
+);
+const VKEY: &str = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx";
+const ROOT_15: &str = "rKbDipCvhuX1GZ7g5BBe8sA6BbJ7ja/1nk427v383cs=";
+
+fn log_dir(test: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(LOG);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("!!!!! SKIPPING {test}: interop fixture {LOG} not found !!!!!");
+        None
+    }
+}
+
+/// Runs `ledger-verify --json ARGS`: (exit code, the JSON it printed).
+fn verify(args: &[&str]) -> (i32, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ledger-verify"))
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("running ledger-verify");
+    let code = out.status.code().expect("exit code");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (code, json)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A view of the log as it was at size `m`: its checkpoint then, and the tiles.
+fn view_at(log: &Path, m: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        log.join(format!("checkpoint.{m}")),
+        dir.path().join("checkpoint"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(log.join("tile"), dir.path().join("tile")).unwrap();
+    dir
+}
+
+#[test]
+fn checkpoint_and_every_checkpoint_pair_verify() {
+    let Some(log) = log_dir("checkpoint_and_every_checkpoint_pair_verify") else {
+        return;
+    };
+    let (code, v) = verify(&["checkpoint", "--log", s(&log), "--vkey", VKEY]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["size"], 15);
+    assert_eq!(v["root"], ROOT_15);
+    let mut roots = Vec::new();
+    for m in 0..=15u64 {
+        let view = view_at(&log, m);
+        let (code, v) = verify(&["checkpoint", "--log", s(view.path()), "--vkey", VKEY]);
+        assert_eq!(code, 0, "checkpoint.{m}: {v}");
+        assert_eq!(v["size"], m);
+        roots.push(v["root"].clone());
+        for n in 0..=m {
+            let from = log.join(format!("checkpoint.{n}"));
+            let (code, v) = verify(&[
+                "consistency",
+                "--log",
+                s(view.path()),
+                "--vkey",
+                VKEY,
+                "--from",
+                s(&from),
+            ]);
+            assert_eq!(code, 0, "{n} -> {m}: {v}");
+        }
+    }
+    // Inclusion of every entry at every size, against that size's signed root.
+    for size in 1..=15u64 {
+        for index in 0..size {
+            let (code, v) = verify(&[
+                "inclusion",
+                "--log",
+                s(&log),
+                "--vkey",
+                VKEY,
+                "--index",
+                &index.to_string(),
+                "--size",
+                &size.to_string(),
+            ]);
+            assert_eq!(code, 0, "{index} in {size}: {v}");
+            assert_eq!(v["root"], roots[size as usize], "{index} in {size}");
+        }
+    }
+}
+
+#[test]
+fn a_wrong_key_or_a_rollback_fails_and_usage_errors_are_exit_2() {
+    let Some(log) = log_dir("a_wrong_key_or_a_rollback_fails") else {
+        return;
+    };
+    // Another key with the same name: the checkpoint is not signed by it.
+    let name = ledger_core::note::KeyName::new("example.com/log/testdata").unwrap();
+    let other = ledger_core::note::Ed25519Signer::new(
+        name,
+        ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]),
+    )
+    .verifier()
+    .to_vkey();
+    let (code, v) = verify(&["checkpoint", "--log", s(&log), "--vkey", &other]);
+    assert_eq!(code, 1, "{v}");
+    // A malformed key is a usage error.
+    let (code, _) = verify(&["checkpoint", "--log", s(&log), "--vkey", "nonsense"]);
+    assert_eq!(code, 2);
+    // The log at size 5 does not extend the checkpoint of size 9: a rollback.
+    let view = view_at(&log, 5);
+    let (code, v) = verify(&[
+        "consistency",
+        "--log",
+        s(view.path()),
+        "--vkey",
+        VKEY,
+        "--from",
+        s(&log.join("checkpoint.9")),
+    ]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["problem"].as_str().unwrap().contains("rolled back"),
+        "{v}"
+    );
+    // Usage: an index beyond the tree; a log that is not there.
+    let (code, _) = verify(&[
+        "inclusion",
+        "--log",
+        s(&log),
+        "--vkey",
+        VKEY,
+        "--index",
+        "15",
+    ]);
+    assert_eq!(code, 2);
+    let (code, _) = verify(&["checkpoint", "--log", "/nonexistent/log", "--vkey", VKEY]);
+    assert_eq!(code, 2);
+}
+
+/// Every byte of the size-15 hash tile and entry bundle, flipped in a copy of
+/// the log, makes the check that reads it fail with exit code 1.
+#[test]
+fn every_flipped_byte_of_a_tile_or_bundle_is_caught() {
+    let Some(log) = log_dir("every_flipped_byte_of_a_tile_or_bundle_is_caught") else {
+        return;
+    };
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(log.join("checkpoint"), copy.path().join("checkpoint")).unwrap();
+    for rel in ["tile/0/000.p/15", "tile/entries/000.p/15"] {
+        let to = copy.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(log.join(rel), &to).unwrap();
+    }
+    let old = log.join("checkpoint.3");
+
+    let tile = copy.path().join("tile/0/000.p/15");
+    let good = std::fs::read(&tile).unwrap();
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x01;
+        std::fs::write(&tile, &bad).unwrap();
+        let (code, v) = verify(&[
+            "consistency",
+            "--log",
+            s(copy.path()),
+            "--vkey",
+            VKEY,
+            "--from",
+            s(&old),
+        ]);
+        assert_eq!(code, 1, "tile byte {i}: {v}");
+    }
+    std::fs::write(&tile, &good).unwrap();
+
+    // Bundle bytes: the entry each byte belongs to (2-byte length, then data).
+    let bundle = copy.path().join("tile/entries/000.p/15");
+    let good = std::fs::read(&bundle).unwrap();
+    let mut owner = Vec::new();
+    let mut pos = 0;
+    let mut index = 0u64;
+    while pos < good.len() {
+        let len = usize::from(u16::from_be_bytes([good[pos], good[pos + 1]]));
+        owner.extend(std::iter::repeat_n(index, 2 + len));
+        pos += 2 + len;
+        index += 1;
+    }
+    assert_eq!(index, 15);
+    for (i, &entry) in owner.iter().enumerate() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x01;
+        std::fs::write(&bundle, &bad).unwrap();
+        let (code, v) = verify(&[
+            "inclusion",
+            "--log",
+            s(copy.path()),
+            "--vkey",
+            VKEY,
+            "--index",
+            &entry.to_string(),
+        ]);
+        assert_eq!(code, 1, "bundle byte {i} (entry {entry}): {v}");
+    }
+}
