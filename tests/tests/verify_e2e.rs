@@ -237,3 +237,176 @@ fn the_verifier_checks_the_real_server_and_catches_a_fork() {
     a.stop();
     b.stop();
 }
+
+/// Mirrors the log's C2SP read API into a directory.
+fn mirror(url: &str, dir: &Path, size: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("checkpoint"), fetch(url, "checkpoint")).unwrap();
+    let mut paths = Vec::new();
+    for n in 0..size.div_ceil(256) {
+        let w = (size - n * 256).min(256) as u16;
+        paths.push(ledger_core::tile::EntryBundle::new(n, w).unwrap().path());
+    }
+    for t in ledger_core::tile::tiles_for_size(ledger_core::TreeSize(size)) {
+        paths.push(t.path());
+    }
+    for p in paths {
+        let to = dir.join(&p);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(to, fetch(url, &p)).unwrap();
+    }
+}
+
+#[test]
+fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let out = run_ok(Command::new(binary("ledger-server")).args([
+        "init",
+        "--data",
+        data.to_str().unwrap(),
+        "--origin",
+        ORIGIN,
+    ]));
+    let vkey = field(&out, "verifier key:");
+    let authority = read_key(&data.join("authority.key"));
+    let authority_b64 = STANDARD.encode(authority.verifying_key().as_bytes());
+    let agency = SigningKey::from_bytes(&[6u8; 32]);
+    let server = Server::start(&["serve", "--data", data.to_str().unwrap()], dir.path());
+    let reg = json!({"agency": "city-licensing", "name": "City Licensing Office",
+        "key": STANDARD.encode(agency.verifying_key().as_bytes())});
+    append(
+        &server.url,
+        &authority,
+        "registry",
+        "register/city",
+        "registry.agency.register",
+        reg,
+        false,
+    );
+    for i in 0..299 {
+        append(
+            &server.url,
+            &agency,
+            "city-licensing",
+            &format!("r{i}"),
+            "decision.permit.building",
+            json!({"n": i}),
+            false,
+        );
+    }
+    append(
+        &server.url,
+        &agency,
+        "city-licensing",
+        "last",
+        "service.licence.issued",
+        json!({}),
+        true,
+    );
+
+    let (code, v) = verify(&[
+        "replay",
+        "--log",
+        &server.url,
+        "--vkey",
+        &vkey,
+        "--authority-key",
+        &authority_b64,
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["size"], 302);
+    let city = &v["agencies"]["city-licensing"];
+    assert_eq!(city["entries"], 300);
+    assert_eq!(city["first"], 2);
+    assert_eq!(city["last"], 301);
+    assert_eq!(city["types"]["decision.permit.building"], 299);
+    assert_eq!(city["channels"]["G2C"], 300);
+    assert_eq!(v["agencies"]["registry"]["entries"], 2);
+    // The wrong authority key: genesis names another one.
+    let wrong = STANDARD.encode(
+        SigningKey::from_bytes(&[1u8; 32])
+            .verifying_key()
+            .as_bytes(),
+    );
+    let (code, _) = verify(&[
+        "replay",
+        "--log",
+        &server.url,
+        "--vkey",
+        &vkey,
+        "--authority-key",
+        &wrong,
+    ]);
+    assert_eq!(code, 1);
+
+    // A dishonest operator edits one statement byte in a mirror, recomputes every
+    // tile and re-signs the checkpoint with the real log key: the tree checks
+    // pass, the agency's signature does not.
+    let m = dir.path().join("mirror");
+    mirror(&server.url, &m, 302);
+    let (code, v) = verify(&["replay", "--log", m.to_str().unwrap(), "--vkey", &vkey]);
+    assert_eq!(code, 0, "{v}");
+    let bundle_path = m.join("tile/entries/000");
+    let bundle = std::fs::read(&bundle_path).unwrap();
+    let mut entries: Vec<Vec<u8>> = ledger_core::tile::parse_entry_bundle(&bundle)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let e = &mut entries[100];
+    let pos = e.windows(4).position(|w| w == b"\"n\":").unwrap() + 4;
+    e[pos] = if e[pos] == b'9' { b'8' } else { b'9' };
+    std::fs::write(
+        &bundle_path,
+        ledger_core::tile::encode_entry_bundle(&entries).unwrap(),
+    )
+    .unwrap();
+    let rest = ledger_core::tile::parse_entry_bundle(
+        &std::fs::read(m.join("tile/entries/001.p/46")).unwrap(),
+    )
+    .unwrap()
+    .into_iter()
+    .map(<[u8]>::to_vec)
+    .collect::<Vec<_>>();
+    let mut builder = ledger_core::tile::TileBuilder::new();
+    let mut tiles = Vec::new();
+    for e in entries.iter().chain(rest.iter()) {
+        builder.append(ledger_core::hash::leaf_hash(e));
+        tiles.extend(builder.take_completed());
+    }
+    tiles.extend(builder.partial_tiles());
+    for (t, d) in tiles {
+        std::fs::write(m.join(t.path()), d).unwrap();
+    }
+    let signer = ledger_core::note::Ed25519Signer::from_skey(
+        std::fs::read_to_string(data.join("log.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let origin = ledger_core::checkpoint::Origin::new(ORIGIN).unwrap();
+    let cp = ledger_core::checkpoint::Checkpoint::new(origin, builder.size(), builder.root());
+    std::fs::write(
+        m.join("checkpoint"),
+        ledger_core::checkpoint::sign_checkpoint(&cp, &signer),
+    )
+    .unwrap();
+    let (code, v) = verify(&[
+        "replay",
+        "--generic",
+        "--log",
+        m.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+    ]);
+    assert_eq!(code, 0, "the forged tree is self-consistent: {v}");
+    let (code, v) = verify(&["replay", "--log", m.to_str().unwrap(), "--vkey", &vkey]);
+    assert_eq!(code, 1, "{v}");
+    let problem = v["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("entry 100") || problem.contains("entry 101"),
+        "{problem}"
+    );
+    server.stop();
+}

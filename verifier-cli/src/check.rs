@@ -37,7 +37,18 @@ pub struct Verified {
 }
 
 impl Verified {
-    fn add(&mut self, label: &str, key: &str, value: Value) {
+    /// Adds a line for people only.
+    pub fn line(&mut self, text: String) {
+        self.lines.push(text);
+    }
+
+    /// Sets a JSON field without a line for people.
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.fields.insert(key.to_owned(), value);
+    }
+
+    /// Adds a line for people and the same value as a JSON field.
+    pub fn add(&mut self, label: &str, key: &str, value: Value) {
         let shown = match &value {
             Value::String(s) => s.clone(),
             v => v.to_string(),
@@ -104,7 +115,7 @@ fn failed(m: impl Into<String>) -> Problem {
 }
 
 /// The log key and the origin it is named after (spec/checkpoints-and-tiles.md §1).
-fn log_key(k: &KeyArgs) -> Result<(Ed25519Verifier, Origin), Problem> {
+pub fn log_key(k: &KeyArgs) -> Result<(Ed25519Verifier, Origin), Problem> {
     let text = match (&k.vkey, &k.vkey_file) {
         (Some(v), _) => v.clone(),
         (None, Some(f)) => std::fs::read_to_string(f)
@@ -120,12 +131,12 @@ fn log_key(k: &KeyArgs) -> Result<(Ed25519Verifier, Origin), Problem> {
     Ok((key, origin))
 }
 
-fn open_source(log: &str) -> Result<Source, Problem> {
+pub fn open_source(log: &str) -> Result<Source, Problem> {
     Source::open(log).map_err(unable)
 }
 
 /// Fetches and opens the latest checkpoint.
-fn latest(
+pub fn latest(
     src: &Source,
     key: &Ed25519Verifier,
     origin: &Origin,

@@ -7,6 +7,7 @@
 //! 2 could not check (network, files, usage).
 
 mod check;
+mod replay;
 mod source;
 
 use std::process::ExitCode;
@@ -88,6 +89,22 @@ enum Command {
         #[arg(long)]
         size: Option<u64>,
     },
+    /// The full audit: download every entry bundle and hash tile, recompute the
+    /// tree and compare every tile and the root, and (unless --generic) check
+    /// every entry against the registry state as of its index, including every
+    /// agency signature. Ends with a summary per agency.
+    Replay {
+        #[command(flatten)]
+        log: LogArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The registry authority's public key (base64); genesis must name it.
+        #[arg(long)]
+        authority_key: Option<String>,
+        /// Check only the tree (every tile and the root): for any C2SP tiled log.
+        #[arg(long)]
+        generic: bool,
+    },
     /// Prove that the log's current checkpoint extends an older one you kept.
     Consistency {
         #[command(flatten)]
@@ -111,6 +128,12 @@ fn run(cli: &Cli) -> Outcome {
             size,
         } => check::inclusion(log, key, *index, *size),
         Command::Consistency { log, key, from } => check::consistency(log, key, from),
+        Command::Replay {
+            log,
+            key,
+            authority_key,
+            generic,
+        } => replay::replay(log, key, authority_key.as_deref(), *generic, cli.json),
     }
 }
 

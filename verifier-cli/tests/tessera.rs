@@ -103,6 +103,21 @@ fn checkpoint_and_every_checkpoint_pair_verify() {
 }
 
 #[test]
+fn generic_replay_reaches_the_published_root_and_ledger_replay_refuses_foreign_entries() {
+    let Some(log) = log_dir("generic_replay") else {
+        return;
+    };
+    let (code, v) = verify(&["replay", "--generic", "--log", s(&log), "--vkey", VKEY]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["root"], ROOT_15);
+    assert_eq!(v["tiles_checked"], 1);
+    // Tessera's entries are not this ledger's envelopes: a full replay fails.
+    let (code, v) = verify(&["replay", "--log", s(&log), "--vkey", VKEY]);
+    assert_eq!(code, 1, "{v}");
+    assert!(v["problem"].as_str().unwrap().contains("entry 0"), "{v}");
+}
+
+#[test]
 fn a_wrong_key_or_a_rollback_fails_and_usage_errors_are_exit_2() {
     let Some(log) = log_dir("a_wrong_key_or_a_rollback_fails") else {
         return;
