@@ -218,36 +218,13 @@ impl ConsistencyProof {
             path.push(*old_root);
         }
         path.extend_from_slice(&self.path);
-        let want = consistency_len(old, new) + usize::from(old.is_power_of_two());
-        if path.len() != want {
-            return Err(ProofError::WrongLength {
+        let (fr, sr) = consistency_roots(self.old, self.new, &path).map_err(|e| match e {
+            ProofError::WrongLength { want, got } => ProofError::WrongLength {
                 want: want - usize::from(old.is_power_of_two()),
-                got: self.path.len(),
-            });
-        }
-        // Steps 3–7.
-        let (mut fnode, mut snode) = (old - 1, new - 1);
-        while fnode & 1 == 1 {
-            fnode >>= 1;
-            snode >>= 1;
-        }
-        let (mut fr, mut sr) = (path[0], path[0]);
-        for c in &path[1..] {
-            // snode == 0 cannot happen here: the length was checked above.
-            if fnode & 1 == 1 || fnode == snode {
-                fr = node_hash(c, &fr);
-                sr = node_hash(c, &sr);
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            } else {
-                sr = node_hash(&sr, c);
-            }
-            fnode >>= 1;
-            snode >>= 1;
-        }
-        debug_assert_eq!(snode, 0);
+                got: got - usize::from(old.is_power_of_two()),
+            },
+            e => e,
+        })?;
         if fr != *old_root {
             return Err(ProofError::RootMismatch {
                 expected: *old_root,
@@ -262,6 +239,65 @@ impl ConsistencyProof {
         }
         Ok(())
     }
+}
+
+/// The two roots a consistency path commits to (RFC 9162 §2.1.4.2, steps 3–7):
+/// the tree of `old` leaves and the tree of `new` leaves, `0 < old < new`.
+/// `full_path` is the proof's path with, when `old` is a power of two, the node
+/// over the first `old` leaves prepended (the node a proof omits because the
+/// verifier already has it as the old root).
+///
+/// This is how fork evidence is checked: if the computed new root is a signed new
+/// root, the path's hashes are that tree's nodes, so the computed old root is that
+/// tree's root at `old` leaves; if it differs from a signed old root of the same
+/// log, the log signed two trees that do not extend each other.
+///
+/// # Errors
+/// [`ProofError::SizesOutOfOrder`], [`ProofError::EmptyOldTree`], or
+/// [`ProofError::WrongLength`] (counting the prepended node) for a path of the
+/// wrong length.
+pub fn consistency_roots(
+    old: TreeSize,
+    new: TreeSize,
+    full_path: &[Hash],
+) -> Result<(Hash, Hash), ProofError> {
+    let (old, new) = (old.0, new.0);
+    if old >= new {
+        return Err(ProofError::SizesOutOfOrder { old, new });
+    }
+    if old == 0 {
+        return Err(ProofError::EmptyOldTree);
+    }
+    let want = consistency_len(old, new) + usize::from(old.is_power_of_two());
+    if full_path.len() != want {
+        return Err(ProofError::WrongLength {
+            want,
+            got: full_path.len(),
+        });
+    }
+    let (mut fnode, mut snode) = (old - 1, new - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let (mut fr, mut sr) = (full_path[0], full_path[0]);
+    for c in &full_path[1..] {
+        // snode == 0 cannot happen here: the length was checked above.
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    debug_assert_eq!(snode, 0);
+    Ok((fr, sr))
 }
 
 /// Builds the inclusion proof for leaf `index` in the tree of `size`
@@ -489,5 +525,37 @@ mod tests {
             p.verify(&r, &r),
             Err(ProofError::IndexOutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn consistency_roots_expose_a_fork() {
+        use crate::tree::{MemoryTree, stored_hash_index};
+        // Two histories that share nothing; the second grows to 20 leaves.
+        let mut a = MemoryTree::new();
+        let mut b = MemoryTree::new();
+        for i in 0..20u64 {
+            if i < 13 {
+                a.append(&[1, i as u8]);
+            }
+            b.append(&[2, i as u8]);
+        }
+        for old in [1u64, 3, 8, 12, 13] {
+            let p = prove_consistency(TreeSize(old), TreeSize(20), &b).unwrap();
+            let mut full = Vec::new();
+            if old.is_power_of_two() {
+                let node = stored_hash_index(old.trailing_zeros() as u8, 0);
+                full.push(b.read_hashes(&[node]).unwrap()[0]);
+            }
+            full.extend_from_slice(&p.path);
+            let (fr, sr) = consistency_roots(TreeSize(old), TreeSize(20), &full).unwrap();
+            assert_eq!(sr, b.root(), "{old}");
+            assert_eq!(fr, b.root_at(TreeSize(old)).unwrap(), "{old}");
+            let a_root = a.root_at(TreeSize(old)).unwrap();
+            assert_ne!(fr, a_root, "{old}: the fork shows");
+            assert!(p.verify(&a_root, &b.root()).is_err());
+            assert!(consistency_roots(TreeSize(old), TreeSize(20), &full[1..]).is_err());
+        }
+        assert!(consistency_roots(TreeSize(0), TreeSize(5), &[]).is_err());
+        assert!(consistency_roots(TreeSize(5), TreeSize(5), &[]).is_err());
     }
 }

@@ -220,6 +220,75 @@ fn the_verifier_checks_the_real_server_and_catches_a_fork() {
         ]);
         assert_eq!(code, 0, "{v}");
     }
+    // A journalist's monitor on a: the first run remembers, later runs pass.
+    let state = dir.path().join("monitor.state");
+    let st = state.to_str().unwrap();
+    let (code, v) = verify(&["monitor", "--log", &a.url, "--vkey", &vkey, "--state", st]);
+    assert_eq!((code, v["first_run"].clone()), (0, json!(true)), "{v}");
+    append(
+        &a.url,
+        &agency,
+        "city-licensing",
+        "a-more",
+        "decision.permit.building",
+        json!({}),
+        true,
+    );
+    let (code, v) = verify(&["monitor", "--log", &a.url, "--vkey", &vkey, "--state", st]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["consistent"], true);
+    let remembered = std::fs::read(&state).unwrap();
+
+    // The same monitor pointed at b (the fork, one entry longer than a): caught,
+    // with evidence that anyone can recheck with only the vkey.
+    append(
+        &b.url,
+        &agency,
+        "city-licensing",
+        "b-more",
+        "decision.permit.building",
+        json!({}),
+        true,
+    );
+    append(
+        &b.url,
+        &agency,
+        "city-licensing",
+        "b-more-2",
+        "decision.permit.building",
+        json!({}),
+        true,
+    );
+    let ev = dir.path().join("evidence.json");
+    let (code, v) = verify(&[
+        "monitor",
+        "--log",
+        &b.url,
+        "--vkey",
+        &vkey,
+        "--state",
+        st,
+        "--evidence",
+        ev.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{v}");
+    assert!(v["problem"].as_str().unwrap().contains("FORK"), "{v}");
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        remembered,
+        "the state is unchanged"
+    );
+    let (code, v) = verify(&["evidence", "verify", ev.to_str().unwrap(), "--vkey", &vkey]);
+    assert_eq!(code, 0, "{v}");
+    assert!(v["proven"].as_str().unwrap().contains("also signed"), "{v}");
+    // Tampered evidence proves nothing.
+    let mut e: Value = serde_json::from_slice(&std::fs::read(&ev).unwrap()).unwrap();
+    e["proof"]["path"][0] = json!(STANDARD.encode([7u8; 32]));
+    let bad = dir.path().join("bad-evidence.json");
+    std::fs::write(&bad, e.to_string()).unwrap();
+    let (code, v) = verify(&["evidence", "verify", bad.to_str().unwrap(), "--vkey", &vkey]);
+    assert_eq!(code, 1, "{v}");
+
     // But a's checkpoint is not extended by b's log: the fork is caught.
     let a_cp = dir.path().join("a.checkpoint");
     std::fs::write(&a_cp, fetch(&a.url, "checkpoint")).unwrap();

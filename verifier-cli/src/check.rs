@@ -251,7 +251,11 @@ pub fn checkpoint(log: &LogArgs, key: &KeyArgs) -> Outcome {
 
 /// Checks that `new` extends `old` (RFC 9162 §2.1.4), reading proof hashes from
 /// the tiles of `new`.
-fn extends(src: &Source, old: &SignedCheckpoint, new: &SignedCheckpoint) -> Result<usize, Problem> {
+pub fn extends(
+    src: &Source,
+    old: &SignedCheckpoint,
+    new: &SignedCheckpoint,
+) -> Result<usize, Problem> {
     let (o, n) = (&old.checkpoint, &new.checkpoint);
     if n.size < o.size {
         return Err(failed(format!(

@@ -7,6 +7,7 @@
 //! 2 could not check (network, files, usage).
 
 mod check;
+mod monitor;
 mod replay;
 mod source;
 
@@ -105,6 +106,26 @@ enum Command {
         #[arg(long)]
         generic: bool,
     },
+    /// Watch a log: verify its checkpoint and that it extends the one remembered in
+    /// --state, then remember the new one. On a fork or rollback, exit 1 and write
+    /// evidence (both signed checkpoints and the proof) that anyone can recheck.
+    Monitor {
+        #[command(flatten)]
+        log: LogArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The file that remembers the last verified checkpoint.
+        #[arg(long)]
+        state: std::path::PathBuf,
+        /// Where to write evidence (default: evidence-<unix time>.json next to --state).
+        #[arg(long)]
+        evidence: Option<std::path::PathBuf>,
+    },
+    /// Evidence of a log's misbehaviour, as written by `monitor`.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
     /// Prove that the log's current checkpoint extends an older one you kept.
     Consistency {
         #[command(flatten)]
@@ -114,6 +135,19 @@ enum Command {
         /// The older checkpoint file.
         #[arg(long)]
         from: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Recheck evidence with only the log's verifier key. Exit 0: it proves that
+    /// the log signed two checkpoints that do not extend each other; exit 1: it
+    /// does not prove that; exit 2: could not check.
+    Verify {
+        /// The evidence file.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
@@ -128,6 +162,15 @@ fn run(cli: &Cli) -> Outcome {
             size,
         } => check::inclusion(log, key, *index, *size),
         Command::Consistency { log, key, from } => check::consistency(log, key, from),
+        Command::Monitor {
+            log,
+            key,
+            state,
+            evidence,
+        } => monitor::monitor(log, key, state, evidence.as_deref()),
+        Command::Evidence {
+            command: EvidenceCommand::Verify { file, key },
+        } => monitor::verify_evidence(file, key),
         Command::Replay {
             log,
             key,
