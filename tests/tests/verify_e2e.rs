@@ -392,6 +392,63 @@ fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_red
     assert_eq!(city["types"]["decision.permit.building"], 299);
     assert_eq!(city["channels"]["G2C"], 300);
     assert_eq!(v["agencies"]["registry"]["entries"], 2);
+    // An agency's history: from the server's claim of its newest entry, then
+    // checked by scanning; a false claim is caught by the scan.
+    let (code, v) = verify(&[
+        "agency",
+        "--log",
+        &server.url,
+        "--vkey",
+        &vkey,
+        "--id",
+        "city-licensing",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["count"], 300);
+    assert_eq!(v["entries"][0]["index"], 2);
+    assert_eq!(v["entries"][299]["index"], 301);
+    assert!(
+        v["guarantee"].as_str().unwrap().contains("server's claim"),
+        "{v}"
+    );
+    let (code, v) = verify(&[
+        "agency",
+        "--log",
+        &server.url,
+        "--vkey",
+        &vkey,
+        "--id",
+        "city-licensing",
+        "--scan",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["count"], 300);
+    assert!(v["guarantee"].as_str().unwrap().contains("complete"), "{v}");
+    let (code, v) = verify(&[
+        "agency",
+        "--log",
+        &server.url,
+        "--vkey",
+        &vkey,
+        "--id",
+        "city-licensing",
+        "--head",
+        "150",
+        "--scan",
+    ]);
+    assert_eq!(code, 1, "{v}");
+    let (code, v) = verify(&[
+        "agency",
+        "--log",
+        &server.url,
+        "--vkey",
+        &vkey,
+        "--id",
+        "registry",
+        "--scan",
+    ]);
+    assert_eq!((code, v["count"].clone()), (0, json!(2)), "{v}");
+
     // The wrong authority key: genesis names another one.
     let wrong = STANDARD.encode(
         SigningKey::from_bytes(&[1u8; 32])

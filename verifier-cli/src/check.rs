@@ -150,13 +150,14 @@ pub fn latest(
 /// A [`HashReader`] over authenticated tiles that remembers why a read failed,
 /// so that a forged tile (FAILED) is told apart from a network error (could not
 /// check).
-struct Authenticated<'a> {
+pub struct Authenticated<'a> {
     reader: TileHashReader<&'a Source>,
     error: RefCell<Option<TileError>>,
 }
 
 impl<'a> Authenticated<'a> {
-    fn new(src: &'a Source, cp: &SignedCheckpoint) -> Result<Self, Problem> {
+    /// Authenticates tiles against `cp`.
+    pub fn new(src: &'a Source, cp: &SignedCheckpoint) -> Result<Self, Problem> {
         let reader = TileHashReader::new(cp.checkpoint.size, cp.checkpoint.root, src)
             .map_err(|e| failed(e.to_string()))?;
         Ok(Authenticated {
@@ -165,7 +166,8 @@ impl<'a> Authenticated<'a> {
         })
     }
 
-    fn classify(&self, e: TreeError) -> Problem {
+    /// Why a read failed: a forged tile (FAILED) or a read error.
+    pub fn classify(&self, e: TreeError) -> Problem {
         match self.error.borrow_mut().take() {
             Some(TileError::Read(m)) => unable(format!("cannot read tiles: {m}")),
             Some(TileError::ReadCount { expected, found }) => {
@@ -311,7 +313,7 @@ pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
 
 /// The entry at `index` from the bundles of a tree of `size`, checked against the
 /// authenticated leaf hash.
-fn entry_at(
+pub fn entry_at(
     src: &Source,
     reader: &Authenticated<'_>,
     index: u64,

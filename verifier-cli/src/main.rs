@@ -6,6 +6,7 @@
 //! Exit codes: 0 verified; 1 verification FAILED (evidence of misbehaviour);
 //! 2 could not check (network, files, usage).
 
+mod agency;
 mod check;
 mod monitor;
 mod replay;
@@ -106,6 +107,24 @@ enum Command {
         #[arg(long)]
         generic: bool,
     },
+    /// List an agency's record history by walking its agency_prev chain back from
+    /// its newest entry, proving each entry's inclusion. States exactly what is
+    /// guaranteed: with --scan, that no later entry of the agency exists.
+    Agency {
+        #[command(flatten)]
+        log: LogArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The agency id.
+        #[arg(long)]
+        id: String,
+        /// The agency's newest entry, if you know it (default: ask the server).
+        #[arg(long)]
+        head: Option<u64>,
+        /// Read every entry after the claimed newest one (or all, without a claim).
+        #[arg(long)]
+        scan: bool,
+    },
     /// Watch a log: verify its checkpoint and that it extends the one remembered in
     /// --state, then remember the new one. On a fork or rollback, exit 1 and write
     /// evidence (both signed checkpoints and the proof) that anyone can recheck.
@@ -162,6 +181,13 @@ fn run(cli: &Cli) -> Outcome {
             size,
         } => check::inclusion(log, key, *index, *size),
         Command::Consistency { log, key, from } => check::consistency(log, key, from),
+        Command::Agency {
+            log,
+            key,
+            id,
+            head,
+            scan,
+        } => agency::agency(log, key, id, *head, *scan),
         Command::Monitor {
             log,
             key,
