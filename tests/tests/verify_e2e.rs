@@ -536,3 +536,97 @@ fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_red
     );
     server.stop();
 }
+
+#[test]
+fn an_interrupted_replay_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let out = run_ok(Command::new(binary("ledger-server")).args([
+        "init",
+        "--data",
+        data.to_str().unwrap(),
+        "--origin",
+        ORIGIN,
+    ]));
+    let vkey = field(&out, "verifier key:");
+    let authority = read_key(&data.join("authority.key"));
+    let agency = SigningKey::from_bytes(&[8u8; 32]);
+    let server = Server::start(&["serve", "--data", data.to_str().unwrap()], dir.path());
+    let reg = json!({"agency": "city-licensing", "name": "City Licensing Office",
+        "key": STANDARD.encode(agency.verifying_key().as_bytes())});
+    append(
+        &server.url,
+        &authority,
+        "registry",
+        "register/city",
+        "registry.agency.register",
+        reg,
+        false,
+    );
+    let client = reqwest::blocking::Client::new();
+    for b in 0..5 {
+        let entries: Vec<Value> = (0..1000)
+            .map(|i| {
+                let st = json!({"v": 1, "origin": ORIGIN, "agency": "city-licensing",
+                    "submission_id": format!("b{b}-{i}"), "type": "service.licence.issued",
+                    "channel": "G2C", "occurred_at": "2026-11-28T10:00:00Z", "object": {}})
+                .to_string();
+                json!({"statement": STANDARD.encode(&st),
+                    "signature": STANDARD.encode(sign_statement(&agency, st.as_bytes()))})
+            })
+            .collect();
+        let r = client
+            .post(format!("{}/v1/entries/batch?wait=checkpoint", server.url))
+            .json(&json!({"entries": entries}))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    let m = dir.path().join("mirror");
+    mirror(&server.url, &m, 5002);
+    server.stop();
+
+    // The mirror loses a bundle near the end: the replay cannot finish, but keeps
+    // its progress.
+    let lost = m.join("tile/entries/018");
+    let saved = std::fs::read(&lost).unwrap();
+    std::fs::remove_file(&lost).unwrap();
+    let state = dir.path().join("replay.state");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "replay",
+            "--log",
+            m.to_str().unwrap(),
+            "--vkey",
+            &vkey,
+            "--resume",
+            state.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| verify(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, v) = run(args(&[]));
+    assert_eq!(code, 2, "{v}");
+    let st: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(st["verified"], 4096);
+
+    // Resuming after an early entry was changed: refused.
+    let first = m.join("tile/entries/000");
+    let good_first = std::fs::read(&first).unwrap();
+    let mut bad = good_first.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(&first, &bad).unwrap();
+    std::fs::write(&lost, &saved).unwrap();
+    let (code, v) = run(args(&[]));
+    assert_eq!(code, 1, "{v}");
+
+    // Restored: the resumed replay finishes, and removes its state.
+    std::fs::write(&first, &good_first).unwrap();
+    let (code, v) = run(args(&[]));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["size"], 5002);
+    assert_eq!(v["agencies"]["city-licensing"]["entries"], 5000);
+    assert!(!state.exists());
+}

@@ -106,6 +106,12 @@ enum Command {
         /// Check only the tree (every tile and the root): for any C2SP tiled log.
         #[arg(long)]
         generic: bool,
+        /// Keep progress in this file and, if it exists, continue from it: entries
+        /// verified before are re-read only to rebuild the registry state (their
+        /// signatures and tiles are not checked again, but they must hash to the
+        /// same tree as before). Removed when the replay completes.
+        #[arg(long)]
+        resume: Option<std::path::PathBuf>,
     },
     /// List an agency's record history by walking its agency_prev chain back from
     /// its newest entry, proving each entry's inclusion. States exactly what is
@@ -202,7 +208,15 @@ fn run(cli: &Cli) -> Outcome {
             key,
             authority_key,
             generic,
-        } => replay::replay(log, key, authority_key.as_deref(), *generic, cli.json),
+            resume,
+        } => replay::replay(
+            log,
+            key,
+            authority_key.as_deref(),
+            *generic,
+            cli.json,
+            resume.as_deref(),
+        ),
     }
 }
 

@@ -16,18 +16,23 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, VerifyingKey};
 use ledger_core::hash::leaf_hash;
 use ledger_core::registry::{PendingSignature, Registry, RegistryError, TrustAnchors};
-use ledger_core::tile::{EntryBundle, TileBuilder, TileReader, parse_entry_bundle};
+use std::path::Path;
+
+use ledger_core::TreeSize;
+use ledger_core::checkpoint::open_checkpoint;
+use ledger_core::note::NoteVerifier;
+use ledger_core::tile::{EntryBundle, Tile, TileBuilder, TileReader, parse_entry_bundle};
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::check::{Outcome, Problem, Verified, latest, log_key, open_source};
-use crate::source::MAX_BUNDLE;
+use crate::source::{MAX_BUNDLE, Source};
 use crate::{KeyArgs, LogArgs};
 
 /// Signatures verified together per batch.
 const BATCH: usize = 256;
 /// Entries collected before their signatures are verified.
-const CHUNK: usize = 32 * 1024;
+const CHUNK: usize = 4096;
 
 #[derive(Default)]
 struct AgencySummary {
@@ -82,6 +87,134 @@ fn parse_authority(b64: &str) -> Result<VerifyingKey, Problem> {
     VerifyingKey::from_bytes(&bytes).map_err(|_| unable("--authority-key is not an Ed25519 key"))
 }
 
+/// Compares tiles the log serves with the recomputed ones, naming the first
+/// differing hash.
+fn compare_tiles(src: &Source, recomputed: &[(Tile, Vec<u8>)]) -> Result<u64, Problem> {
+    if recomputed.is_empty() {
+        return Ok(0);
+    }
+    let tiles: Vec<Tile> = recomputed.iter().map(|(t, _)| *t).collect();
+    let served = src.read_tiles(&tiles).map_err(unable)?;
+    for ((tile, want), got) in recomputed.iter().zip(served) {
+        if &got != want {
+            let at = want
+                .chunks(32)
+                .zip(got.chunks(32))
+                .position(|(a, b)| a != b)
+                .unwrap_or(want.len().min(got.len()) / 32);
+            let hex_at = |d: &[u8]| {
+                d.get(at * 32..at * 32 + 32)
+                    .map(hex::encode)
+                    .unwrap_or_else(|| "nothing".into())
+            };
+            return Err(failed(format!(
+                "tile {}: hash {at} is {} in the log, but {} recomputed from the entries ({} bytes served, {} expected)",
+                tile.path(),
+                hex_at(&got),
+                hex_at(want),
+                got.len(),
+                want.len()
+            )));
+        }
+    }
+    Ok(recomputed.len() as u64)
+}
+
+/// What `--resume` keeps: the checkpoint being replayed, how many entries are
+/// fully verified, and the right edge of their tree (a commitment to them).
+fn save_state(
+    path: &Path,
+    cp_note: &[u8],
+    verified: u64,
+    builder: &TileBuilder,
+    tiles_checked: u64,
+) -> Result<(), Problem> {
+    let partial: Vec<String> = builder
+        .partial_tiles()
+        .into_iter()
+        .map(|(_, d)| STANDARD.encode(d))
+        .collect();
+    let state = json!({"format": "egov-ledger/replay-state/v1",
+        "checkpoint": String::from_utf8_lossy(cp_note), "verified": verified,
+        "partial_tiles": partial, "tiles_checked": tiles_checked});
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, state.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| unable(format!("{}: {e}", path.display())))
+}
+
+struct Resumed {
+    checkpoint: Vec<u8>,
+    verified: u64,
+    builder: TileBuilder,
+    tiles_checked: u64,
+}
+
+fn load_state(path: &Path) -> Result<Option<Resumed>, Problem> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bad = |m: &str| unable(format!("{}: not a replay state: {m}", path.display()));
+    let text = std::fs::read(path).map_err(|e| unable(format!("{}: {e}", path.display())))?;
+    let v: Value = serde_json::from_slice(&text).map_err(|_| bad("JSON"))?;
+    if v["format"] != "egov-ledger/replay-state/v1" {
+        return Err(bad("format"));
+    }
+    let verified = v["verified"].as_u64().ok_or_else(|| bad("verified"))?;
+    let partial: Vec<Vec<u8>> = v["partial_tiles"]
+        .as_array()
+        .ok_or_else(|| bad("partial_tiles"))?
+        .iter()
+        .map(|t| {
+            t.as_str()
+                .and_then(|s| STANDARD.decode(s).ok())
+                .ok_or_else(|| bad("tile"))
+        })
+        .collect::<Result<_, _>>()?;
+    let builder =
+        TileBuilder::resume(TreeSize(verified), &partial).map_err(|e| bad(&e.to_string()))?;
+    Ok(Some(Resumed {
+        checkpoint: v["checkpoint"]
+            .as_str()
+            .ok_or_else(|| bad("checkpoint"))?
+            .as_bytes()
+            .to_vec(),
+        verified,
+        builder,
+        tiles_checked: v["tiles_checked"].as_u64().unwrap_or(0),
+    }))
+}
+
+/// Reads bundle `n` of a tree of `size` entries: its entries, exactly.
+fn bundle(src: &Source, n: u64, size: u64) -> Result<(String, Vec<Vec<u8>>), Problem> {
+    let width = (size - n * 256).min(256) as u16;
+    let b = EntryBundle::new(n, width).map_err(|e| failed(e.to_string()))?;
+    let path = b.path();
+    let data = match src.fetch(&path, MAX_BUNDLE).map_err(unable)? {
+        Some(d) => d,
+        None if width < 256 => {
+            let full = EntryBundle::new(n, 256).map_err(|e| failed(e.to_string()))?;
+            src.fetch(&full.path(), MAX_BUNDLE)
+                .map_err(unable)?
+                .ok_or_else(|| unable(format!("{path}: not found")))?
+        }
+        None => return Err(unable(format!("{path}: not found"))),
+    };
+    let entries = parse_entry_bundle(&data).map_err(|e| failed(format!("{path}: {e}")))?;
+    if entries.len() < usize::from(width) || (width == 256 && entries.len() != 256) {
+        return Err(failed(format!(
+            "{path}: holds {} entries, expected {width}",
+            entries.len()
+        )));
+    }
+    let entries = entries
+        .into_iter()
+        .take(usize::from(width))
+        .map(<[u8]>::to_vec)
+        .collect();
+    Ok((path, entries))
+}
+
 /// `replay`.
 pub fn replay(
     log: &LogArgs,
@@ -89,10 +222,23 @@ pub fn replay(
     authority: Option<&str>,
     generic: bool,
     quiet: bool,
+    resume: Option<&Path>,
 ) -> Outcome {
     let (vkey, origin) = log_key(key)?;
     let src = open_source(&log.log)?;
-    let cp = latest(&src, &vkey, &origin)?;
+    let resumed = match resume {
+        Some(p) => load_state(p)?,
+        None => None,
+    };
+    // A resumed replay finishes the checkpoint it started with.
+    let cp = match &resumed {
+        Some(r) => {
+            let none: [&dyn NoteVerifier; 0] = [];
+            open_checkpoint(&r.checkpoint, &origin, &vkey, &none)
+                .map_err(|e| unable(format!("the replay state's checkpoint: {e}")))?
+        }
+        None => latest(&src, &vkey, &origin)?,
+    };
     let size = cp.checkpoint.size.0;
     let anchors = TrustAnchors {
         authority_key: authority.map(parse_authority).transpose()?,
@@ -102,7 +248,11 @@ pub fn replay(
     let mut builder = TileBuilder::new();
     let mut pending: Vec<PendingSignature> = Vec::new();
     let mut agencies: BTreeMap<String, AgencySummary> = BTreeMap::new();
-    let mut tiles_checked = 0u64;
+    let mut tiles_checked = resumed.as_ref().map_or(0, |r| r.tiles_checked);
+    let skip = resumed.as_ref().map_or(0, |r| r.verified);
+    if skip > size || skip % 256 != 0 && skip != size {
+        return Err(unable("the replay state does not fit its checkpoint"));
+    }
     let bar = if quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -118,27 +268,9 @@ pub fn replay(
 
     let bundles = size.div_ceil(256);
     for n in 0..bundles {
-        let width = (size - n * 256).min(256) as u16;
-        let bundle = EntryBundle::new(n, width).map_err(|e| failed(e.to_string()))?;
-        let path = bundle.path();
-        let data = match src.fetch(&path, MAX_BUNDLE).map_err(unable)? {
-            Some(d) => d,
-            None if width < 256 => {
-                let full = EntryBundle::new(n, 256).map_err(|e| failed(e.to_string()))?;
-                src.fetch(&full.path(), MAX_BUNDLE)
-                    .map_err(unable)?
-                    .ok_or_else(|| unable(format!("{path}: not found")))?
-            }
-            None => return Err(unable(format!("{path}: not found"))),
-        };
-        let entries = parse_entry_bundle(&data).map_err(|e| failed(format!("{path}: {e}")))?;
-        if entries.len() < usize::from(width) || (width == 256 && entries.len() != 256) {
-            return Err(failed(format!(
-                "{path}: holds {} entries, expected {width}",
-                entries.len()
-            )));
-        }
-        for (j, e) in entries.iter().take(usize::from(width)).enumerate() {
+        let (path, entries) = bundle(&src, n, size)?;
+        let verified_before = n * 256 < skip;
+        for (j, e) in entries.iter().enumerate() {
             let index = n * 256 + j as u64;
             builder.append(leaf_hash(e));
             if generic {
@@ -158,41 +290,37 @@ pub fn replay(
             *a.channels
                 .entry(st.channel.as_str().to_owned())
                 .or_default() += 1;
-            pending.push(sig);
-        }
-        let completed = builder.take_completed();
-        if !completed.is_empty() {
-            let tiles: Vec<_> = completed.iter().map(|(t, _)| *t).collect();
-            let served = src.read_tiles(&tiles).map_err(unable)?;
-            for ((tile, want), got) in completed.iter().zip(served) {
-                if &got != want {
-                    return Err(failed(format!(
-                        "tile {} differs from the one recomputed from the entries",
-                        tile.path()
-                    )));
-                }
-                tiles_checked += 1;
+            if !verified_before {
+                pending.push(sig);
             }
         }
+        let completed = builder.take_completed();
+        if verified_before {
+            // Already verified in an earlier run: the entries re-read now must be
+            // the same ones, which the saved right edge of their tree commits to.
+            if (n + 1) * 256 == skip
+                && let Some(r) = &resumed
+                && builder.partial_tiles() != r.builder.partial_tiles()
+            {
+                return Err(failed(format!(
+                    "the log's first {skip} entries are not the ones verified in the earlier run"
+                )));
+            }
+        } else {
+            tiles_checked += compare_tiles(&src, &completed)?;
+        }
+        let done = n * 256 + entries.len() as u64;
         if pending.len() >= CHUNK {
             verify_signatures(&pending)?;
             pending.clear();
+            if let Some(p) = resume {
+                save_state(p, &cp.raw, done, &builder, tiles_checked)?;
+            }
         }
-        bar.set_position(n * 256 + u64::from(width));
+        bar.set_position(done);
     }
     verify_signatures(&pending)?;
-    let partial = builder.partial_tiles();
-    let tiles: Vec<_> = partial.iter().map(|(t, _)| *t).collect();
-    let served = src.read_tiles(&tiles).map_err(unable)?;
-    for ((tile, want), got) in partial.iter().zip(served) {
-        if &got != want {
-            return Err(failed(format!(
-                "tile {} differs from the one recomputed from the entries",
-                tile.path()
-            )));
-        }
-        tiles_checked += 1;
-    }
+    tiles_checked += compare_tiles(&src, &builder.partial_tiles())?;
     let root = builder.root();
     if root != cp.checkpoint.root {
         return Err(failed(format!(
@@ -202,6 +330,10 @@ pub fn replay(
         )));
     }
     bar.finish_and_clear();
+    if let Some(p) = resume {
+        // The replay is complete; a later --resume starts afresh.
+        let _ = std::fs::remove_file(p);
+    }
 
     let mut v = Verified::default();
     v.add("checkpoint size", "size", json!(size));
