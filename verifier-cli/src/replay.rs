@@ -215,6 +215,27 @@ fn bundle(src: &Source, n: u64, size: u64) -> Result<(String, Vec<Vec<u8>>), Pro
     Ok((path, entries))
 }
 
+/// A chunk of signatures being verified on the pool, and the progress to record
+/// once it is.
+struct InFlight {
+    rx: std::sync::mpsc::Receiver<Result<(), Problem>>,
+    done: u64,
+    builder: TileBuilder,
+    tiles_checked: u64,
+}
+
+impl InFlight {
+    fn finish(self, resume: Option<&Path>, cp_note: &[u8]) -> Result<(), Problem> {
+        self.rx
+            .recv()
+            .map_err(|_| unable("signature verification stopped"))??;
+        if let Some(p) = resume {
+            save_state(p, cp_note, self.done, &self.builder, self.tiles_checked)?;
+        }
+        Ok(())
+    }
+}
+
 /// `replay`.
 pub fn replay(
     log: &LogArgs,
@@ -266,58 +287,83 @@ pub fn replay(
         b
     };
 
+    let mut in_flight: Option<InFlight> = None;
     let bundles = size.div_ceil(256);
-    for n in 0..bundles {
-        let (path, entries) = bundle(&src, n, size)?;
-        let verified_before = n * 256 < skip;
-        for (j, e) in entries.iter().enumerate() {
-            let index = n * 256 + j as u64;
-            builder.append(leaf_hash(e));
-            if generic {
-                continue;
+    // Progress already verified is recorded even if a later bundle fails.
+    let walked: Result<(), Problem> = (|| {
+        for n in 0..bundles {
+            let (path, entries) = bundle(&src, n, size)?;
+            let verified_before = n * 256 < skip;
+            for (j, e) in entries.iter().enumerate() {
+                let index = n * 256 + j as u64;
+                builder.append(leaf_hash(e));
+                if generic {
+                    continue;
+                }
+                let (applied, sig) = registry
+                    .apply_deferred(e)
+                    .map_err(|err| failed(format!("entry {index} ({path}): {err}")))?;
+                let st = &applied.statement;
+                let a = agencies.entry(st.agency.to_string()).or_default();
+                if a.entries == 0 {
+                    a.first = index;
+                }
+                a.entries += 1;
+                a.last = index;
+                *a.types.entry(st.kind.as_str().to_owned()).or_default() += 1;
+                *a.channels
+                    .entry(st.channel.as_str().to_owned())
+                    .or_default() += 1;
+                if !verified_before {
+                    pending.push(sig);
+                }
             }
-            let (applied, sig) = registry
-                .apply_deferred(e)
-                .map_err(|err| failed(format!("entry {index} ({path}): {err}")))?;
-            let st = &applied.statement;
-            let a = agencies.entry(st.agency.to_string()).or_default();
-            if a.entries == 0 {
-                a.first = index;
+            let completed = builder.take_completed();
+            if verified_before {
+                // Already verified in an earlier run: the entries re-read now must be
+                // the same ones, which the saved right edge of their tree commits to.
+                if (n + 1) * 256 == skip
+                    && let Some(r) = &resumed
+                    && builder.partial_tiles() != r.builder.partial_tiles()
+                {
+                    return Err(failed(format!(
+                        "the log's first {skip} entries are not the ones verified in the earlier run"
+                    )));
+                }
+            } else {
+                tiles_checked += compare_tiles(&src, &completed)?;
             }
-            a.entries += 1;
-            a.last = index;
-            *a.types.entry(st.kind.as_str().to_owned()).or_default() += 1;
-            *a.channels
-                .entry(st.channel.as_str().to_owned())
-                .or_default() += 1;
-            if !verified_before {
-                pending.push(sig);
+            let done = n * 256 + entries.len() as u64;
+            if pending.len() >= CHUNK {
+                // Verify this chunk on the pool while the next bundles are read and
+                // checked; wait for the previous chunk first, then record progress.
+                if let Some(f) = in_flight.take() {
+                    f.finish(resume, &cp.raw)?;
+                }
+                let chunk = std::mem::take(&mut pending);
+                let (tx, rx) = std::sync::mpsc::channel();
+                rayon::spawn(move || {
+                    let _ = tx.send(verify_signatures(&chunk));
+                });
+                in_flight = Some(InFlight {
+                    rx,
+                    done,
+                    builder: builder.clone(),
+                    tiles_checked,
+                });
             }
+            bar.set_position(done);
         }
-        let completed = builder.take_completed();
-        if verified_before {
-            // Already verified in an earlier run: the entries re-read now must be
-            // the same ones, which the saved right edge of their tree commits to.
-            if (n + 1) * 256 == skip
-                && let Some(r) = &resumed
-                && builder.partial_tiles() != r.builder.partial_tiles()
-            {
-                return Err(failed(format!(
-                    "the log's first {skip} entries are not the ones verified in the earlier run"
-                )));
-            }
-        } else {
-            tiles_checked += compare_tiles(&src, &completed)?;
+        Ok(())
+    })();
+    if let Err(e) = walked {
+        if let Some(f) = in_flight.take() {
+            let _ = f.finish(resume, &cp.raw);
         }
-        let done = n * 256 + entries.len() as u64;
-        if pending.len() >= CHUNK {
-            verify_signatures(&pending)?;
-            pending.clear();
-            if let Some(p) = resume {
-                save_state(p, &cp.raw, done, &builder, tiles_checked)?;
-            }
-        }
-        bar.set_position(done);
+        return Err(e);
+    }
+    if let Some(f) = in_flight.take() {
+        f.finish(resume, &cp.raw)?;
     }
     verify_signatures(&pending)?;
     tiles_checked += compare_tiles(&src, &builder.partial_tiles())?;
