@@ -11,14 +11,13 @@
 use ledger_core::entry::Entry;
 use ledger_core::hash::leaf_hash;
 use ledger_core::statement::Statement;
-use ledger_core::tile::{EntryBundle, parse_entry_bundle};
 use ledger_core::tree::{HashReader as _, stored_hash_index};
 use serde_json::{Value, json};
 
 use crate::check::{
-    Authenticated, Outcome, Problem, Verified, entry_at, latest, log_key, open_source,
+    Authenticated, Outcome, Problem, Verified, entry_at, latest, log_key, open_source, read_bundle,
 };
-use crate::source::{MAX_BUNDLE, Source};
+use crate::source::Source;
 use crate::{KeyArgs, LogArgs};
 
 fn failed(m: impl Into<String>) -> Problem {
@@ -63,35 +62,16 @@ fn scan(
     let mut newest = None;
     let mut n = from / 256;
     while n * 256 < size {
-        let width = (size - n * 256).min(256) as u16;
-        let path = EntryBundle::new(n, width)
-            .map_err(|e| failed(e.to_string()))?
-            .path();
-        let data = match src.fetch(&path, MAX_BUNDLE).map_err(unable)? {
-            Some(d) => d,
-            None if width < 256 => {
-                let full = EntryBundle::new(n, 256).map_err(|e| failed(e.to_string()))?;
-                src.fetch(&full.path(), MAX_BUNDLE)
-                    .map_err(unable)?
-                    .ok_or_else(|| unable(format!("{path}: not found")))?
-            }
-            None => return Err(unable(format!("{path}: not found"))),
-        };
-        let entries = parse_entry_bundle(&data).map_err(|e| failed(format!("{path}: {e}")))?;
-        if entries.len() < usize::from(width) {
-            return Err(failed(format!(
-                "{path}: holds {} entries, expected {width}",
-                entries.len()
-            )));
-        }
+        let (path, entries) = read_bundle(src, n, size)?;
+        let width = entries.len() as u64;
         let first = (n * 256).max(from);
-        let last = n * 256 + u64::from(width);
+        let last = n * 256 + width;
         let indexes: Vec<u64> = (first..last).map(|i| stored_hash_index(0, i)).collect();
         let leaves = reader
             .read_hashes(&indexes)
             .map_err(|e| reader.classify(e))?;
         for (i, leaf) in (first..last).zip(leaves) {
-            let e = entries[(i - n * 256) as usize];
+            let e = &entries[(i - n * 256) as usize];
             if leaf_hash(e) != leaf {
                 return Err(failed(format!(
                     "{path}: entry {i} does not hash to the leaf the signed tree has"

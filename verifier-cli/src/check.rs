@@ -311,18 +311,18 @@ pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
     Ok(v)
 }
 
-/// The entry at `index` from the bundles of a tree of `size`, checked against the
-/// authenticated leaf hash.
-pub fn entry_at(
-    src: &Source,
-    reader: &Authenticated<'_>,
-    index: u64,
-    size: u64,
-) -> Result<Vec<u8>, Problem> {
-    let n = index / 256;
+/// The entries of bundle `n` of a tree of `size` entries (its width is
+/// `min(256, size - 256n)`), exactly that many. For a partial bundle that the log
+/// no longer keeps, the first entries of the full one (c2sp.org/tlog-tiles).
+///
+/// # Errors
+/// [`Problem::Unable`] if it cannot be read, [`Problem::Failed`] if it is malformed
+/// or holds the wrong number of entries.
+pub fn read_bundle(src: &Source, n: u64, size: u64) -> Result<(String, Vec<Vec<u8>>), Problem> {
     let width = (size - n * 256).min(256) as u16;
-    let bundle = EntryBundle::new(n, width).map_err(|e| failed(e.to_string()))?;
-    let path = bundle.path();
+    let path = EntryBundle::new(n, width)
+        .map_err(|e| failed(e.to_string()))?
+        .path();
     let data = match src.fetch(&path, MAX_BUNDLE).map_err(unable)? {
         Some(d) => d,
         None if width < 256 => {
@@ -334,13 +334,30 @@ pub fn entry_at(
         None => return Err(unable(format!("{path}: not found"))),
     };
     let entries = parse_entry_bundle(&data).map_err(|e| failed(format!("{path}: {e}")))?;
-    if entries.len() < usize::from(width) {
+    if entries.len() < usize::from(width) || (width == 256 && entries.len() != 256) {
         return Err(failed(format!(
             "{path}: holds {} entries, expected {width}",
             entries.len()
         )));
     }
-    let entry = entries[(index % 256) as usize].to_vec();
+    let entries = entries
+        .into_iter()
+        .take(usize::from(width))
+        .map(<[u8]>::to_vec)
+        .collect();
+    Ok((path, entries))
+}
+
+/// The entry at `index` from the bundles of a tree of `size`, checked against the
+/// authenticated leaf hash.
+pub fn entry_at(
+    src: &Source,
+    reader: &Authenticated<'_>,
+    index: u64,
+    size: u64,
+) -> Result<Vec<u8>, Problem> {
+    let (path, mut entries) = read_bundle(src, index / 256, size)?;
+    let entry = entries.swap_remove((index % 256) as usize);
     let want = reader
         .read_hashes(&[stored_hash_index(0, index)])
         .map_err(|e| reader.classify(e))?;

@@ -21,12 +21,12 @@ use std::path::Path;
 use ledger_core::TreeSize;
 use ledger_core::checkpoint::open_checkpoint;
 use ledger_core::note::NoteVerifier;
-use ledger_core::tile::{EntryBundle, Tile, TileBuilder, TileReader, parse_entry_bundle};
+use ledger_core::tile::{Tile, TileBuilder, TileReader};
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::check::{Outcome, Problem, Verified, latest, log_key, open_source};
-use crate::source::{MAX_BUNDLE, Source};
+use crate::check::{Outcome, Problem, Verified, latest, log_key, open_source, read_bundle};
+use crate::source::Source;
 use crate::{KeyArgs, LogArgs};
 
 /// Signatures verified together per batch.
@@ -185,36 +185,6 @@ fn load_state(path: &Path) -> Result<Option<Resumed>, Problem> {
     }))
 }
 
-/// Reads bundle `n` of a tree of `size` entries: its entries, exactly.
-fn bundle(src: &Source, n: u64, size: u64) -> Result<(String, Vec<Vec<u8>>), Problem> {
-    let width = (size - n * 256).min(256) as u16;
-    let b = EntryBundle::new(n, width).map_err(|e| failed(e.to_string()))?;
-    let path = b.path();
-    let data = match src.fetch(&path, MAX_BUNDLE).map_err(unable)? {
-        Some(d) => d,
-        None if width < 256 => {
-            let full = EntryBundle::new(n, 256).map_err(|e| failed(e.to_string()))?;
-            src.fetch(&full.path(), MAX_BUNDLE)
-                .map_err(unable)?
-                .ok_or_else(|| unable(format!("{path}: not found")))?
-        }
-        None => return Err(unable(format!("{path}: not found"))),
-    };
-    let entries = parse_entry_bundle(&data).map_err(|e| failed(format!("{path}: {e}")))?;
-    if entries.len() < usize::from(width) || (width == 256 && entries.len() != 256) {
-        return Err(failed(format!(
-            "{path}: holds {} entries, expected {width}",
-            entries.len()
-        )));
-    }
-    let entries = entries
-        .into_iter()
-        .take(usize::from(width))
-        .map(<[u8]>::to_vec)
-        .collect();
-    Ok((path, entries))
-}
-
 /// A chunk of signatures being verified on the pool, and the progress to record
 /// once it is.
 struct InFlight {
@@ -292,7 +262,7 @@ pub fn replay(
     // Progress already verified is recorded even if a later bundle fails.
     let walked: Result<(), Problem> = (|| {
         for n in 0..bundles {
-            let (path, entries) = bundle(&src, n, size)?;
+            let (path, entries) = read_bundle(&src, n, size)?;
             let verified_before = n * 256 < skip;
             for (j, e) in entries.iter().enumerate() {
                 let index = n * 256 + j as u64;
