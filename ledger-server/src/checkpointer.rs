@@ -18,8 +18,11 @@ use tokio::sync::watch;
 
 use crate::ledger::{LedgerDb, META_CHECKPOINT};
 use crate::metrics::Metrics;
-use crate::sequencer::{Committed, RETRY};
+use crate::sequencer::Committed;
 use crate::store::{Batch, Cf};
+
+/// How long to wait before retrying a failed checkpoint write.
+const RETRY: Duration = Duration::from_millis(500);
 
 /// The latest published checkpoint.
 #[derive(Clone, Debug, PartialEq)]

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::VerifyingKey;
 use ledger_core::entry::verify_statement_signature;
@@ -561,6 +561,3 @@ impl Sequencer {
         (handle, thread)
     }
 }
-
-/// How long to wait between retries of a failed checkpoint write.
-pub const RETRY: Duration = Duration::from_millis(500);

@@ -80,33 +80,64 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A ledger made by `ledger-server init` (development authority), served on
+/// loopback, with the agency `city-licensing` registered under a key from `seed`.
+struct Ledger {
+    dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    vkey: String,
+    authority: SigningKey,
+    agency: SigningKey,
+    server: Server,
+}
+
+impl Ledger {
+    fn start(seed: u8) -> Ledger {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("a");
+        let out = run_ok(Command::new(binary("ledger-server")).args([
+            "init",
+            "--data",
+            data.to_str().unwrap(),
+            "--origin",
+            ORIGIN,
+        ]));
+        let vkey = field(&out, "verifier key:");
+        let authority = read_key(&data.join("authority.key"));
+        let agency = SigningKey::from_bytes(&[seed; 32]);
+        let server = Server::start(&["serve", "--data", data.to_str().unwrap()], dir.path());
+        let reg = json!({"agency": "city-licensing", "name": "City Licensing Office",
+            "key": STANDARD.encode(agency.verifying_key().as_bytes())});
+        append(
+            &server.url,
+            &authority,
+            "registry",
+            "register/city",
+            "registry.agency.register",
+            reg,
+            false,
+        );
+        Ledger {
+            dir,
+            data,
+            vkey,
+            authority,
+            agency,
+            server,
+        }
+    }
+}
+
 #[test]
 fn the_verifier_checks_the_real_server_and_catches_a_fork() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("a");
-    let out = run_ok(Command::new(binary("ledger-server")).args([
-        "init",
-        "--data",
-        data.to_str().unwrap(),
-        "--origin",
-        ORIGIN,
-    ]));
-    let vkey = field(&out, "verifier key:");
-    let authority = read_key(&data.join("authority.key"));
-    let agency = SigningKey::from_bytes(&[5u8; 32]);
-
-    let a = Server::start(&["serve", "--data", data.to_str().unwrap()], dir.path());
-    let reg = json!({"agency": "city-licensing", "name": "City Licensing Office",
-        "key": STANDARD.encode(agency.verifying_key().as_bytes())});
-    append(
-        &a.url,
-        &authority,
-        "registry",
-        "register/city",
-        "registry.agency.register",
-        reg,
-        false,
-    );
+    let Ledger {
+        dir,
+        data,
+        vkey,
+        authority: _,
+        agency,
+        server: a,
+    } = Ledger::start(5);
     for i in 0..300 {
         append(
             &a.url,
@@ -328,31 +359,15 @@ fn mirror(url: &str, dir: &Path, size: u64) {
 
 #[test]
 fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_redone() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("a");
-    let out = run_ok(Command::new(binary("ledger-server")).args([
-        "init",
-        "--data",
-        data.to_str().unwrap(),
-        "--origin",
-        ORIGIN,
-    ]));
-    let vkey = field(&out, "verifier key:");
-    let authority = read_key(&data.join("authority.key"));
+    let Ledger {
+        dir,
+        data,
+        vkey,
+        authority,
+        agency,
+        server,
+    } = Ledger::start(6);
     let authority_b64 = STANDARD.encode(authority.verifying_key().as_bytes());
-    let agency = SigningKey::from_bytes(&[6u8; 32]);
-    let server = Server::start(&["serve", "--data", data.to_str().unwrap()], dir.path());
-    let reg = json!({"agency": "city-licensing", "name": "City Licensing Office",
-        "key": STANDARD.encode(agency.verifying_key().as_bytes())});
-    append(
-        &server.url,
-        &authority,
-        "registry",
-        "register/city",
-        "registry.agency.register",
-        reg,
-        false,
-    );
     for i in 0..299 {
         append(
             &server.url,
@@ -539,30 +554,14 @@ fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_red
 
 #[test]
 fn an_interrupted_replay_resumes_where_it_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("a");
-    let out = run_ok(Command::new(binary("ledger-server")).args([
-        "init",
-        "--data",
-        data.to_str().unwrap(),
-        "--origin",
-        ORIGIN,
-    ]));
-    let vkey = field(&out, "verifier key:");
-    let authority = read_key(&data.join("authority.key"));
-    let agency = SigningKey::from_bytes(&[8u8; 32]);
-    let server = Server::start(&["serve", "--data", data.to_str().unwrap()], dir.path());
-    let reg = json!({"agency": "city-licensing", "name": "City Licensing Office",
-        "key": STANDARD.encode(agency.verifying_key().as_bytes())});
-    append(
-        &server.url,
-        &authority,
-        "registry",
-        "register/city",
-        "registry.agency.register",
-        reg,
-        false,
-    );
+    let Ledger {
+        dir,
+        data: _,
+        vkey,
+        authority: _,
+        agency,
+        server,
+    } = Ledger::start(8);
     let client = reqwest::blocking::Client::new();
     for b in 0..5 {
         let entries: Vec<Value> = (0..1000)
