@@ -18,6 +18,7 @@
 //! | [`entry`] | the binary entry envelope, the Merkle leaf (spec/entry.md §2) |
 //! | [`registry`] | the registry state machine (spec/registry.md) |
 //! | [`receipt`] | receipts: an entry plus c2sp.org/tlog-proof (spec/receipts.md) |
+//! | [`evidence`] | evidence of a log's misbehaviour: two checkpoints that do not extend each other (spec/evidence.md) |
 //!
 //! The normative description of every format is in the repository's `spec/` folder.
 //!
@@ -59,6 +60,7 @@
 
 pub mod checkpoint;
 pub mod entry;
+pub mod evidence;
 pub mod hash;
 pub mod index;
 pub mod note;
