@@ -68,7 +68,8 @@ enum Command {
     Submit(SubmitArgs),
     /// Load generator for a server on this machine: pre-signs N statements, sends
     /// them with C concurrent tasks in batches of B, and reports throughput,
-    /// append latency and time to checkpoint.
+    /// append latency and time to checkpoint; with --acks, it also records
+    /// every acknowledged append in a file, for crash tests.
     Load(LoadArgs),
 }
 

@@ -20,18 +20,27 @@
 //!    retried after its `Retry-After` delay (the retry counts, and the times are
 //!    measured from the attempt that succeeded); any other failure is counted by
 //!    its error code, and the run goes on.
+//!
+//! With `--acks FILE`, every entry the server acknowledged (a 2xx answer, spec/api.md
+//! §3.1–3.2) is also appended to FILE as soon as its answer arrives, one line
+//! `<index> <leaf_hash> <signature>` each (see [`AckLog`]), so that a crash test
+//! knows exactly which appends the server promised were durable, even if the load
+//! generator is killed with the server.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ed25519_dalek::SigningKey;
 use ledger_core::checkpoint::open_checkpoint;
+use ledger_core::hash::Hash;
 use ledger_core::statement::{AgencyId, Channel};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
@@ -102,6 +111,11 @@ pub struct LoadArgs {
     /// Print the summary as JSON (progress goes to standard error).
     #[arg(long)]
     pub json: bool,
+    /// Append a line `<index> <leaf_hash> <signature>` to FILE (created if
+    /// missing) for every entry the server acknowledged, written as soon as its
+    /// answer arrives: the record a crash test checks the log against.
+    #[arg(long, value_name = "FILE")]
+    pub acks: Option<PathBuf>,
     /// The server options.
     #[command(flatten)]
     pub server: ServerArgs,
@@ -136,6 +150,70 @@ pub fn check_loopback(server: &str) -> Result<Url> {
 struct Prepared {
     body: Vec<u8>,
     entries: u32,
+    /// With `--acks`: the base64 signature of each entry, in order (else empty).
+    signatures: Vec<String>,
+}
+
+/// The `--acks` file: a record of every acknowledged append, for crash tests.
+///
+/// Each entry the server acknowledged with a 2xx answer (new or duplicate,
+/// spec/api.md §3.1–3.2) becomes one line
+///
+/// ```text
+/// <index> <leaf_hash> <signature>
+/// ```
+///
+/// with the index in decimal, the leaf hash in lowercase hex (as the server
+/// answered it; the leaf hash of the entry envelope, spec/entry.md §2) and the
+/// base64 signature that was sent with the statement (the envelope carries it,
+/// so the entry at the index can be matched to the statement this run signed).
+/// The lines of one answer are written with one unbuffered write as soon as it
+/// arrives, so they survive the load generator being killed (not a crash of the
+/// machine: the file is not synced). The file is opened for appending, so
+/// several runs may share it.
+pub struct AckLog {
+    file: Mutex<std::fs::File>,
+}
+
+impl AckLog {
+    /// Opens `path` for appending, creating it if needed.
+    ///
+    /// # Errors
+    /// If the file cannot be opened.
+    pub fn open(path: &Path) -> Result<AckLog> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening the acks file {}", path.display()))?;
+        Ok(AckLog {
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Records the acknowledged entries of one answer: each with the signature
+    /// sent for it. Returns how many could not be recorded: those whose leaf hash
+    /// is not a hash, or all of them if the write failed.
+    pub fn record(&self, acks: &[(&Appended, &str)]) -> u64 {
+        let mut text = String::new();
+        let mut unrecorded = 0;
+        for (a, signature) in acks {
+            match Hash::from_hex(&a.leaf_hash) {
+                Ok(h) => {
+                    let _ = writeln!(text, "{} {} {signature}", a.index, h.to_hex());
+                }
+                Err(_) => unrecorded += 1,
+            }
+        }
+        if text.is_empty() {
+            return unrecorded;
+        }
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        match file.write_all(text.as_bytes()) {
+            Ok(()) => unrecorded,
+            Err(_) => acks.len() as u64,
+        }
+    }
 }
 
 /// The statement of entry `i` of a run: a small, realistic record. Types and
@@ -234,6 +312,8 @@ struct RunTemplate<'a> {
     occurred_at: &'a str,
     key: &'a SigningKey,
     payload_bytes: usize,
+    /// Keep each entry's signature (for `--acks`).
+    keep_signatures: bool,
 }
 
 fn entry_request(t: &RunTemplate<'_>, i: u64) -> Result<EntryRequest> {
@@ -260,17 +340,23 @@ fn prepare_range(
     for r in first..last {
         let start = r * batch;
         let end = (start + batch).min(count);
-        let body = if batch == 1 {
-            serde_json::to_vec(&entry_request(t, start)?)?
+        let entries = (start..end)
+            .map(|i| entry_request(t, i))
+            .collect::<Result<Vec<_>>>()?;
+        let signatures = if t.keep_signatures {
+            entries.iter().map(|e| e.signature.clone()).collect()
         } else {
-            let entries = (start..end)
-                .map(|i| entry_request(t, i))
-                .collect::<Result<Vec<_>>>()?;
+            Vec::new()
+        };
+        let body = if batch == 1 {
+            serde_json::to_vec(entries.first().context("a request without entries")?)?
+        } else {
             serde_json::to_vec(&BatchRequest { entries })?
         };
         out.push(Prepared {
             body,
             entries: u32::try_from(end - start).context("batch too large")?,
+            signatures,
         });
     }
     Ok(out)
@@ -324,6 +410,8 @@ struct Outcome {
     /// Error codes, one per failed entry.
     errors: BTreeMap<String, u64>,
     failed: bool,
+    /// With `--acks`: acknowledged entries that could not be recorded.
+    unrecorded: u64,
 }
 
 fn record_success(outcome: &mut Outcome, a: &Appended) {
@@ -335,8 +423,29 @@ fn record_success(outcome: &mut Outcome, a: &Appended) {
     outcome.max_index = Some(outcome.max_index.map_or(a.index, |m| m.max(a.index)));
 }
 
-/// Sends one prepared request, retrying after 429.
-async fn send_one(client: &Client, path: &str, req: &Prepared, start: Instant) -> Outcome {
+/// Writes the acknowledged entries of one answer to the `--acks` file: each
+/// with the signature at its position in the request.
+fn record_acks(acks: &AckLog, req: &Prepared, appended: &[(usize, &Appended)]) -> u64 {
+    let mut lines = Vec::with_capacity(appended.len());
+    let mut missing = 0;
+    for &(position, a) in appended {
+        match req.signatures.get(position) {
+            Some(signature) => lines.push((a, signature.as_str())),
+            None => missing += 1,
+        }
+    }
+    missing + acks.record(&lines)
+}
+
+/// Sends one prepared request, retrying after 429. With `acks`, records each
+/// acknowledged entry there as soon as the answer is read.
+async fn send_one(
+    client: &Client,
+    path: &str,
+    req: &Prepared,
+    start: Instant,
+    acks: Option<&AckLog>,
+) -> Outcome {
     let mut outcome = Outcome::default();
     let fail = |outcome: &mut Outcome, code: String| {
         *outcome.errors.entry(code).or_default() += u64::from(req.entries);
@@ -353,20 +462,32 @@ async fn send_one(client: &Client, path: &str, req: &Prepared, start: Instant) -
                 let latency = sent.elapsed();
                 if req.entries == 1 && path.ends_with("entries") {
                     match client.decode::<Appended>(path, &body) {
-                        Ok(a) => record_success(&mut outcome, &a),
+                        Ok(a) => {
+                            if let Some(acks) = acks {
+                                outcome.unrecorded += record_acks(acks, req, &[(0, &a)]);
+                            }
+                            record_success(&mut outcome, &a);
+                        }
                         Err(e) => fail(&mut outcome, e.code()),
                     }
                 } else {
                     match client.decode::<BatchResponse>(path, &body) {
                         Ok(b) if b.results.len() == req.entries as usize => {
-                            for r in &b.results {
+                            let mut appended = Vec::with_capacity(b.results.len());
+                            for (position, r) in b.results.iter().enumerate() {
                                 match r {
-                                    BatchResult::Appended(a) => record_success(&mut outcome, a),
+                                    BatchResult::Appended(a) => appended.push((position, a)),
                                     BatchResult::Rejected(e) => {
                                         *outcome.errors.entry(e.error.code.clone()).or_default() +=
                                             1;
                                     }
                                 }
+                            }
+                            if let Some(acks) = acks {
+                                outcome.unrecorded += record_acks(acks, req, &appended);
+                            }
+                            for (_, a) in appended {
+                                record_success(&mut outcome, a);
                             }
                         }
                         Ok(_) => fail(&mut outcome, "bad_answer".into()),
@@ -535,13 +656,20 @@ pub struct Summary {
     pub first_index: Option<u64>,
     /// The highest index appended.
     pub last_index: Option<u64>,
+    /// With `--acks`: acknowledged entries that could not be written to the
+    /// file (should be 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acks_unrecorded: Option<u64>,
 }
 
+/// The agency to load and its key, and (with `acks`) whether its registration
+/// could not be recorded (0 or 1).
 async fn setup_agency(
     args: &LoadArgs,
     client: &Client,
     log: &LogParams,
-) -> Result<(String, SigningKey)> {
+    acks: Option<&AckLog>,
+) -> Result<(String, SigningKey, u64)> {
     if let Some(path) = &args.authority_key {
         let authority = read_key(path)?;
         let key = SigningKey::generate(&mut rand_core::OsRng);
@@ -553,22 +681,24 @@ async fn setup_agency(
             key: key.verifying_key(),
         };
         let signed = sign_action(&action, &authority, log.origin.as_str(), None, None)?;
+        let request = signed.to_request();
         let (a, _) = client
-            .append(&signed.to_request(), false)
+            .append(&request, false)
             .await
             .with_context(|| format!("registering the load agency {agency}"))?;
+        let unrecorded = acks.map_or(0, |acks| acks.record(&[(&a, request.signature.as_str())]));
         eprintln!(
             "registered agency {agency} (key {}) as entry {}",
             public_key_b64(&key.verifying_key()),
             a.index
         );
-        return Ok((agency, key));
+        return Ok((agency, key, unrecorded));
     }
     let (Some(path), Some(agency)) = (&args.key, &args.agency) else {
         bail!("give --authority-key, or --key and --agency");
     };
     AgencyId::new(agency).map_err(|e| anyhow::anyhow!("--agency {agency:?}: {e}"))?;
-    Ok((agency.clone(), read_key(path)?))
+    Ok((agency.clone(), read_key(path)?, 0))
 }
 
 /// Runs `load`.
@@ -578,10 +708,16 @@ async fn setup_agency(
 /// fails, or any entry was not appended (after the summary is printed).
 pub async fn load(args: LoadArgs) -> Result<()> {
     check_loopback(&args.server.server)?;
+    let acks = args
+        .acks
+        .as_deref()
+        .map(AckLog::open)
+        .transpose()?
+        .map(Arc::new);
     let concurrency = usize::try_from(args.concurrency).context("--concurrency")?;
     let client = Client::with_pool(&args.server.server, args.server.timeout(), concurrency + 1)?;
     let log = Arc::new(resolve_log(&client, &args.server, true).await?);
-    let (agency, key) = setup_agency(&args, &client, &log).await?;
+    let (agency, key, mut unrecorded) = setup_agency(&args, &client, &log, acks.as_deref()).await?;
 
     let requests = args.count.div_ceil(args.batch);
     eprintln!(
@@ -601,6 +737,7 @@ pub async fn load(args: LoadArgs) -> Result<()> {
         occurred_at: &occurred_at,
         key: &key,
         payload_bytes: usize::try_from(args.payload_bytes).context("--payload-bytes")?,
+        keep_signatures: args.acks.is_some(),
     };
     let prepared = Arc::new(prepare(&template, args.count, args.batch)?);
     let prepare_s = prepare_start.elapsed().as_secs_f64();
@@ -627,12 +764,13 @@ pub async fn load(args: LoadArgs) -> Result<()> {
     let mut workers = Vec::new();
     for _ in 0..concurrency.min(prepared.len()) {
         let (client, prepared, next) = (client.clone(), Arc::clone(&prepared), Arc::clone(&next));
+        let acks = acks.clone();
         workers.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(req) = prepared.get(i) else { break };
-                outcomes.push(send_one(&client, path, req, start).await);
+                outcomes.push(send_one(&client, path, req, start, acks.as_deref()).await);
             }
             outcomes
         }));
@@ -653,7 +791,7 @@ pub async fn load(args: LoadArgs) -> Result<()> {
     }));
     let polls = poller.await.unwrap_or_default();
 
-    let summary = summarize(
+    let mut summary = summarize(
         &args,
         &log,
         &agency,
@@ -663,6 +801,10 @@ pub async fn load(args: LoadArgs) -> Result<()> {
         elapsed,
         prepared.len() as u64,
     );
+    if args.acks.is_some() {
+        unrecorded += outcomes.iter().map(|o| o.unrecorded).sum::<u64>();
+        summary.acks_unrecorded = Some(unrecorded);
+    }
     if args.json {
         println!(
             "{}",
@@ -673,6 +815,12 @@ pub async fn load(args: LoadArgs) -> Result<()> {
     }
     if task_failures > 0 {
         bail!("{task_failures} sending tasks failed");
+    }
+    if let (Some(path), Some(n @ 1..)) = (&args.acks, summary.acks_unrecorded) {
+        bail!(
+            "{n} acknowledged entries could not be recorded in {}",
+            path.display()
+        );
     }
     if summary.errors > 0 || summary.acknowledged < summary.entries {
         bail!(
@@ -759,6 +907,7 @@ fn summarize(
         error_codes,
         first_index: outcomes.iter().filter_map(|o| o.min_index).min(),
         last_index: outcomes.iter().filter_map(|o| o.max_index).max(),
+        acks_unrecorded: None,
     }
 }
 
@@ -801,5 +950,87 @@ fn print_summary(s: &Summary) {
     }
     for (code, n) in &s.checkpoint_poll_errors {
         println!("  checkpoint poll {code}: {n}");
+    }
+    if let Some(n) = s.acks_unrecorded {
+        println!("acks not recorded:  {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn appended(index: u64, leaf_hash: &str) -> Appended {
+        Appended {
+            index,
+            leaf_hash: leaf_hash.to_owned(),
+            sequenced_at_ms: 1_795_852_800_000,
+            duplicate: false,
+            receipt: None,
+            checkpoint_size: None,
+        }
+    }
+
+    #[test]
+    fn the_ack_log_appends_one_line_per_acknowledged_entry_across_runs() {
+        let path = std::env::temp_dir().join(format!(
+            "agency-client-acks-{}-{}",
+            std::process::id(),
+            random_hex(8)
+        ));
+        let h1 = "AB".repeat(32);
+        let h2 = "cd".repeat(32);
+        let log = AckLog::open(&path).unwrap();
+        assert_eq!(
+            log.record(&[
+                (&appended(7, &h1), "c2lnMQ=="),
+                (&appended(8, &h2), "c2lnMg==")
+            ]),
+            0
+        );
+        drop(log);
+        // A second run appends; a leaf hash that is not a hash is not written
+        // and is counted.
+        let log = AckLog::open(&path).unwrap();
+        assert_eq!(
+            log.record(&[
+                (&appended(9, "not a hash\n0 00 x"), "c2lnMw=="),
+                (&appended(10, &h2), "c2lnNA==")
+            ]),
+            1
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "7 {} c2lnMQ==\n8 {h2} c2lnMg==\n10 {h2} c2lnNA==\n",
+                "ab".repeat(32)
+            )
+        );
+    }
+
+    #[test]
+    fn acks_are_matched_to_the_signature_at_their_position_in_the_request() {
+        let path = std::env::temp_dir().join(format!(
+            "agency-client-acks-{}-{}",
+            std::process::id(),
+            random_hex(8)
+        ));
+        let log = AckLog::open(&path).unwrap();
+        let req = Prepared {
+            body: Vec::new(),
+            entries: 3,
+            signatures: vec!["czA=".into(), "czE=".into(), "czI=".into()],
+        };
+        let h = "0f".repeat(32);
+        // Entry 1 of the batch was rejected; 0 and 2 were appended.
+        let (a0, a2) = (appended(40, &h), appended(41, &h));
+        assert_eq!(record_acks(&log, &req, &[(0, &a0), (2, &a2)]), 0);
+        // A position past the request's signatures cannot be recorded.
+        assert_eq!(record_acks(&log, &req, &[(3, &a2)]), 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(text, format!("40 {h} czA=\n41 {h} czI=\n"));
     }
 }
