@@ -16,6 +16,7 @@ use ledger_core::hash::Hash;
 use ledger_core::note::Ed25519Signer;
 use tokio::sync::watch;
 
+use crate::cpfile::CheckpointFile;
 use crate::ledger::{LedgerDb, META_CHECKPOINT};
 use crate::metrics::Metrics;
 use crate::sequencer::Committed;
@@ -45,8 +46,13 @@ fn unix_now() -> f64 {
 }
 
 /// Runs until the sequencer stops (its `committed` sender is dropped).
+///
+/// Each checkpoint is persisted in the store, then in `file` if there is one
+/// ([`CheckpointFile`]), and only then published.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     signer: Ed25519Signer,
+    file: Option<CheckpointFile>,
     origin: Origin,
     db: LedgerDb,
     mut committed: watch::Receiver<Committed>,
@@ -71,11 +77,17 @@ pub async fn run(
             &Checkpoint::new(origin.clone(), TreeSize(c.size), c.root),
             &signer,
         );
-        let (db2, note2) = (db.clone(), note.clone());
+        let (db2, note2, file2) = (db.clone(), note.clone(), file.clone());
         let stored = tokio::task::spawn_blocking(move || {
             let mut b = Batch::new();
-            b.put(Cf::Meta, META_CHECKPOINT, note2);
-            db2.store().write(b)
+            b.put(Cf::Meta, META_CHECKPOINT, note2.clone());
+            db2.store().write(b).map_err(|e| e.to_string())?;
+            match file2 {
+                Some(f) => f
+                    .write(&note2)
+                    .map_err(|e| format!("writing {}: {e}", f.path().display())),
+                None => Ok(()),
+            }
         })
         .await;
         match stored {

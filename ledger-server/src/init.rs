@@ -222,7 +222,10 @@ pub fn init(data: &Path, origin: &str, authority: Authority) -> Result<InitOutco
         }
     };
     let store: Arc<dyn Storage> = Arc::new(RocksStore::open(&db_dir(data))?);
-    write_genesis(store, &signer, &origin, authority_key, genesis, signature)?;
+    let note = write_genesis(store, &signer, &origin, authority_key, genesis, signature)?;
+    let file = crate::cpfile::CheckpointFile::new(data);
+    file.write(&note)
+        .with_context(|| format!("writing {}", file.path().display()))?;
     let _ = std::fs::remove_file(&genesis_path);
     Ok(InitOutcome::Created {
         vkey,
@@ -232,7 +235,8 @@ pub fn init(data: &Path, origin: &str, authority: Authority) -> Result<InitOutco
 }
 
 /// Writes the genesis entry (checked against the trust anchors: this authority
-/// key and this log key), the origin, and the first checkpoint into an empty store.
+/// key and this log key), the origin, and the first checkpoint into an empty
+/// store, and returns that checkpoint's signed note.
 ///
 /// # Errors
 /// If genesis is refused or storage fails.
@@ -243,7 +247,7 @@ pub fn write_genesis(
     authority_key: VerifyingKey,
     genesis: Vec<u8>,
     signature: [u8; 64],
-) -> Result<()> {
+) -> Result<Vec<u8>> {
     let vkey = signer.verifier().to_vkey();
     let statement = Statement::parse(&genesis).map_err(|e| anyhow!("genesis statement: {e}"))?;
     let db = LedgerDb::new(store.clone());
@@ -278,7 +282,7 @@ pub fn write_genesis(
         signer,
     );
     let mut b = Batch::new();
-    b.put(Cf::Meta, META_CHECKPOINT, note);
+    b.put(Cf::Meta, META_CHECKPOINT, note.clone());
     store.write(b)?;
-    Ok(())
+    Ok(note)
 }

@@ -346,34 +346,51 @@ const REPLAY_CHUNK: u64 = 4096;
 /// persisted checkpoint's size must equal that checkpoint's root, whose signature
 /// must verify with `log_key`.
 ///
+/// `published` is the copy of the latest published checkpoint kept outside the
+/// store ([`crate::cpfile`]), if any: it must verify too, and the stored tree
+/// must reach its size with its root. This catches a store that lost its
+/// newest data (a truncated write-ahead log, an old backup restored) together
+/// with its own checkpoint, which the store alone cannot notice.
+///
 /// # Errors
 /// [`StartupError::Inconsistent`] naming the first disagreement.
 pub fn load(
     db: &LedgerDb,
     origin: &Origin,
     log_key: &Ed25519Verifier,
+    published: Option<&[u8]>,
 ) -> Result<Loaded, StartupError> {
     let bad = |m: String| StartupError::Inconsistent(m);
     let size = db.size()?;
+    let open = |bytes: &[u8], what: &str| {
+        let keys: [&dyn NoteVerifier; 0] = [];
+        open_checkpoint(bytes, origin, log_key, &keys)
+            .map(|cp| (cp.checkpoint.size, cp.checkpoint.root))
+            .map_err(|e| bad(format!("{what} does not verify: {e}")))
+    };
     let checkpoint = match db.checkpoint()? {
         None => None,
         Some(bytes) => {
-            let keys: [&dyn NoteVerifier; 0] = [];
-            let cp = open_checkpoint(&bytes, origin, log_key, &keys).map_err(|e| {
-                bad(format!(
-                    "the last persisted checkpoint does not verify: {e}"
-                ))
-            })?;
-            Some((bytes, cp.checkpoint.size, cp.checkpoint.root))
+            let (s, r) = open(&bytes, "the last persisted checkpoint")?;
+            Some((bytes, s, r))
         }
     };
-    if let Some((_, cp_size, _)) = &checkpoint
-        && cp_size.0 > size
-    {
-        return Err(bad(format!(
-            "the last checkpoint has size {}, but only {size} entries are stored: entries were lost",
-            cp_size.0
-        )));
+    // Every signed checkpoint the stored tree must reproduce: (what, size, root).
+    let mut must_match: Vec<(&str, TreeSize, Hash)> = Vec::new();
+    if let Some((_, s, r)) = &checkpoint {
+        must_match.push(("the last signed checkpoint in the store", *s, *r));
+    }
+    if let Some(bytes) = published {
+        let (s, r) = open(bytes, "the published checkpoint copy (checkpoint file)")?;
+        must_match.push(("the last published checkpoint (checkpoint file)", s, r));
+    }
+    for (what, cp_size, _) in &must_match {
+        if cp_size.0 > size {
+            return Err(bad(format!(
+                "{what} has size {}, but only {size} entries are stored: entries were lost or an older copy of the store was restored",
+                cp_size.0
+            )));
+        }
     }
     let anchors = TrustAnchors {
         authority_key: None,
@@ -381,7 +398,16 @@ pub fn load(
     };
     let mut registry = Registry::new(origin.as_str(), anchors);
     let mut builder = TileBuilder::new();
-    let mut cp_root_checked = checkpoint.as_ref().is_none_or(|(_, s, _)| s.0 == 0);
+    // The empty tree's root needs no entries; the others are checked as the
+    // replay reaches their size.
+    for (what, cp_size, cp_root) in &must_match {
+        if cp_size.0 == 0 && *cp_root != Hash::empty_tree() {
+            return Err(bad(format!(
+                "{what} is for size 0 but not the empty tree's root"
+            )));
+        }
+    }
+    must_match.retain(|(_, s, _)| s.0 > 0);
     let mut next = 0u64;
     while next < size {
         let end = (next + REPLAY_CHUNK).min(size);
@@ -399,17 +425,16 @@ pub fn load(
                     )));
                 }
             }
-            if let Some((_, cp_size, cp_root)) = &checkpoint
-                && builder.size() == *cp_size
-            {
-                let root = builder.root();
-                if root != *cp_root {
-                    return Err(bad(format!(
-                        "the entries hash to root {root} at size {}, but the last signed checkpoint says {cp_root}",
-                        cp_size.0
-                    )));
+            for (what, cp_size, cp_root) in &must_match {
+                if builder.size() == *cp_size {
+                    let root = builder.root();
+                    if root != *cp_root {
+                        return Err(bad(format!(
+                            "the entries hash to root {root} at size {}, but {what} says {cp_root}",
+                            cp_size.0
+                        )));
+                    }
                 }
-                cp_root_checked = true;
             }
         }
         next = end;
@@ -422,9 +447,6 @@ pub fn load(
                 tile.path()
             )));
         }
-    }
-    if !cp_root_checked {
-        return Err(bad("the last checkpoint is for the empty tree".into()));
     }
     Ok(Loaded {
         registry,

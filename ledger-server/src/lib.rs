@@ -11,6 +11,7 @@
 pub mod api;
 pub mod checkpointer;
 pub mod config;
+pub mod cpfile;
 pub mod demo;
 pub mod init;
 pub mod ledger;

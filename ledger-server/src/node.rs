@@ -9,6 +9,7 @@
 //! | `log.key` | the log's signing key, `PRIVATE+KEY+<origin>+<id>+<base64>` (mode 0600) |
 //! | `authority.key` | only for a development authority made by `init`: its seed, base64 (0600) |
 //! | `genesis.json` | the genesis statement, while it waits for the authority's signature |
+//! | `checkpoint` | a copy of the latest published checkpoint, outside the store ([`CheckpointFile`]) |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -25,6 +26,7 @@ use tokio::sync::watch;
 
 use crate::api::{AppState, Limits, LogParams};
 use crate::checkpointer::{self, Published};
+use crate::cpfile::CheckpointFile;
 use crate::ledger::LedgerDb;
 use crate::metrics::Metrics;
 use crate::sequencer::{Core, Sequencer, SequencerConfig};
@@ -101,12 +103,25 @@ impl Node {
                 data.display()
             );
         }
-        let store: Arc<dyn Storage> = Arc::new(
-            RocksStore::open(&dir)
-                .with_context(|| format!("opening the store {}", dir.display()))?,
-        );
+        let rocks = RocksStore::open(&dir).map_err(|e| {
+            anyhow!(
+                "cannot open the store {}: {e}; refusing to start. If the store is damaged, restore the \
+                 data directory from a backup (`ledger-server backup`)",
+                dir.display()
+            )
+        })?;
+        // Read every block once, so that a damaged table file is found now and
+        // not when some client first asks for the data in it.
+        rocks.verify_checksums().map_err(|e| {
+            anyhow!(
+                "the store {} is damaged: {e}; refusing to start. Restore the data directory from a \
+                 backup (`ledger-server backup`)",
+                dir.display()
+            )
+        })?;
+        let store: Arc<dyn Storage> = Arc::new(rocks);
         let signer = read_log_key(data)?;
-        Node::start_with(store, signer, config)
+        Node::start_inner(store, signer, config, Some(CheckpointFile::new(data)))
     }
 
     /// As [`Node::start`], with a given store and log key (tests use a
@@ -119,6 +134,24 @@ impl Node {
         signer: Ed25519Signer,
         config: NodeConfig,
     ) -> Result<Node> {
+        Node::start_inner(store, signer, config, None)
+    }
+
+    /// With `file`, the stored tree is also checked against the published
+    /// checkpoint copy ([`CheckpointFile`]), which the checkpointer keeps up to
+    /// date; a missing file is created from the store's checkpoint.
+    fn start_inner(
+        store: Arc<dyn Storage>,
+        signer: Ed25519Signer,
+        config: NodeConfig,
+        file: Option<CheckpointFile>,
+    ) -> Result<Node> {
+        let published_copy = match &file {
+            Some(f) => f
+                .read()
+                .with_context(|| format!("reading {}", f.path().display()))?,
+            None => None,
+        };
         let db = LedgerDb::new(store);
         let origin = db.origin()?.ok_or_else(|| {
             anyhow!("the store is not initialised (no genesis); run `ledger-server init`")
@@ -132,20 +165,39 @@ impl Node {
             );
         }
         let verifier = signer.verifier();
-        let core = Core::open(db.clone(), origin.clone(), verifier.clone())
-            .context("refusing to start")?;
+        let core = Core::open(
+            db.clone(),
+            origin.clone(),
+            verifier.clone(),
+            published_copy.as_deref(),
+        )
+        .context("refusing to start")?;
         let committed = core.committed();
-        let published = match db.checkpoint()? {
+        let opened = |note: Vec<u8>| -> Result<Published> {
+            let none: [&dyn NoteVerifier; 0] = [];
+            let cp = open_checkpoint(&note, &origin, &verifier, &none)
+                .map_err(|e| anyhow!("the stored checkpoint: {e}"))?;
+            Ok(Published {
+                size: cp.checkpoint.size.0,
+                root: cp.checkpoint.root,
+                note: Arc::new(note),
+                signed_at: None,
+            })
+        };
+        // The newer of the store's checkpoint and the published copy (both
+        // verified, and reproduced by the stored tree, in `Core::open`): a
+        // checkpoint once published is never followed by a smaller one.
+        let stored = db.checkpoint()?.or(published_copy.clone());
+        let published = match stored {
             Some(note) => {
-                let none: [&dyn NoteVerifier; 0] = [];
-                let cp = open_checkpoint(&note, &origin, &verifier, &none)
-                    .map_err(|e| anyhow!("the stored checkpoint: {e}"))?;
-                Published {
-                    size: cp.checkpoint.size.0,
-                    root: cp.checkpoint.root,
-                    note: Arc::new(note),
-                    signed_at: None,
+                let mut p = opened(note)?;
+                if let Some(copy) = &published_copy {
+                    let c = opened(copy.clone())?;
+                    if c.size > p.size {
+                        p = c;
+                    }
                 }
+                p
             }
             None => {
                 let note = ledger_core::checkpoint::sign_checkpoint(
@@ -164,6 +216,22 @@ impl Node {
                 }
             }
         };
+        if let Some(f) = &file {
+            // The store reproduces the file's checkpoint (checked above); the
+            // file now follows the store's newest one, which may be newer if the
+            // process stopped between the two writes.
+            if published_copy.as_deref() != Some(&published.note[..]) {
+                if published_copy.is_none() {
+                    tracing::warn!(
+                        "{} is missing; writing it from the store's checkpoint (size {})",
+                        f.path().display(),
+                        published.size
+                    );
+                }
+                f.write(&published.note)
+                    .with_context(|| format!("writing {}", f.path().display()))?;
+            }
+        }
         let authority = core.registry().authority_key().copied();
         let authority_key = authority
             .map(|k| STANDARD.encode(k.as_bytes()))
@@ -188,6 +256,7 @@ impl Node {
         );
         let checkpointer = tokio::spawn(checkpointer::run(
             signer,
+            file,
             origin,
             db.clone(),
             committed_rx.clone(),

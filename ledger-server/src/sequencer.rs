@@ -144,7 +144,8 @@ fn now_ms() -> u64 {
 }
 
 impl Core {
-    /// Loads and checks the stored ledger ([`load`]).
+    /// Loads and checks the stored ledger ([`load`]), against the published
+    /// checkpoint copy too if one is given.
     ///
     /// # Errors
     /// As [`load`].
@@ -152,8 +153,9 @@ impl Core {
         db: LedgerDb,
         origin: ledger_core::checkpoint::Origin,
         log_key: ledger_core::note::Ed25519Verifier,
+        published: Option<&[u8]>,
     ) -> Result<Core, crate::ledger::StartupError> {
-        let loaded = load(&db, &origin, &log_key)?;
+        let loaded = load(&db, &origin, &log_key, published)?;
         Ok(Core {
             db,
             registry: loaded.registry,
@@ -207,7 +209,12 @@ impl Core {
         let now = now_ms();
         if !self.in_sync {
             // A previous write failed: the in-memory state may be ahead of storage.
-            match Core::open(self.db.clone(), self.origin.clone(), self.log_key.clone()) {
+            match Core::open(
+                self.db.clone(),
+                self.origin.clone(),
+                self.log_key.clone(),
+                None,
+            ) {
                 Ok(fresh) => *self = fresh,
                 Err(e) => {
                     tracing::error!("storage is still unavailable: {e}");
