@@ -215,6 +215,14 @@ async fn append(node: &Node, sub: Submission) -> Result<u64> {
 /// # Errors
 /// If an append is refused.
 pub async fn seed(node: &Node, data: &Path) -> Result<()> {
+    // The public keys, as files for the README's walkthrough: `log.vkey` for
+    // `ledger-verify --vkey-file`, `authority.pub` for `--authority-key`.
+    let p = &node.state.params;
+    for (name, text) in [("log.vkey", &p.vkey), ("authority.pub", &p.authority_key)] {
+        let path = data.join(name);
+        std::fs::write(&path, format!("{text}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let authority_path = data.join("authority.key");
     if !authority_path.exists() {
         println!(
@@ -300,8 +308,8 @@ pub fn guide(node: &Node, data: &Path, url: &str) -> String {
 The demo ledger is running at {url} (data: {data}, {size} entries).\n\
 \n\
   origin:        {origin}\n\
-  verifier key:  {vkey}\n\
-  authority key: {auth}\n\
+  verifier key:  {vkey}   (also in {data}/log.vkey)\n\
+  authority key: {auth}   (also in {data}/authority.pub)\n\
 \n\
 Look around:\n\
   curl {url}/checkpoint\n\
