@@ -11,8 +11,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
-use ledger_core::checkpoint::{Checkpoint, sign_checkpoint};
+use ledger_core::checkpoint::{Checkpoint, SignedCheckpoint, open_checkpoint, sign_checkpoint};
 use ledger_core::entry::{Entry, KeyHash, sign_statement};
+use ledger_core::evidence::{Evidence, Misbehaviour, NotProven, Verdict, full_consistency_path};
 use ledger_core::hash::Hash;
 use ledger_core::index::{LeafIndex, TreeSize};
 use ledger_core::note::{self, CosignatureSigner, Ed25519Signer, KeyName, Note};
@@ -112,6 +113,89 @@ fn main() {
     out.put("checkpoint", "extension-body", ext.to_body().as_bytes());
     let empty = Checkpoint::new(common::ORIGIN.clone(), TreeSize(0), Hash::empty_tree());
     out.put("checkpoint", "empty", &sign_checkpoint(&empty, &log));
+
+    // Evidence (spec/evidence.md): a fork of the tree above that shares its first
+    // 3 entries and grows to 9, signed by the same log key.
+    let mut fork = MemoryTree::new();
+    let mut prev = Hash::default();
+    for i in 0..9u64 {
+        let bytes = if i < 3 {
+            envelopes[i as usize].clone()
+        } else {
+            let st = statement(100 + i);
+            Entry {
+                index: LeafIndex(i),
+                sequenced_at_ms: 1_795_852_900_000 + i,
+                prev,
+                agency_prev: None,
+                statement: st.clone().into_bytes(),
+                key_hash: KeyHash::of(&agency.verifying_key()),
+                signature: sign_statement(&agency, st.as_bytes()),
+            }
+            .encode()
+            .unwrap()
+        };
+        prev = ledger_core::hash::leaf_hash(&bytes);
+        fork.append(&bytes);
+    }
+    let at = |t: &MemoryTree, n: u64| -> SignedCheckpoint {
+        let cp = Checkpoint::new(
+            common::ORIGIN.clone(),
+            TreeSize(n),
+            t.root_at(TreeSize(n)).unwrap(),
+        );
+        open_checkpoint(
+            &sign_checkpoint(&cp, &log),
+            &common::ORIGIN,
+            &*common::LOG_VERIFIER,
+            &[],
+        )
+        .unwrap()
+    };
+    let path = |t: &MemoryTree, a: u64, b: u64| {
+        Some(full_consistency_path(TreeSize(a), TreeSize(b), t).unwrap())
+    };
+    let cases: [(&str, SignedCheckpoint, SignedCheckpoint, Option<Vec<Hash>>); 7] = [
+        ("fork", at(&tree, 7), at(&fork, 9), path(&fork, 7, 9)),
+        ("fork-pow2", at(&tree, 4), at(&fork, 9), path(&fork, 4, 9)),
+        (
+            "rollback-fork",
+            at(&fork, 9),
+            at(&tree, 6),
+            path(&fork, 6, 9),
+        ),
+        ("rollback-no-path", at(&fork, 9), at(&tree, 5), None),
+        ("two-roots", at(&tree, 7), at(&fork, 7), None),
+        ("consistent", at(&tree, 5), at(&tree, 7), path(&tree, 5, 7)),
+        ("from-empty", at(&tree, 0), at(&fork, 9), None),
+    ];
+    for (name, earlier, later, full_path) in cases {
+        let ev = Evidence::new(
+            &earlier,
+            &later,
+            &common::LOG_VERIFIER,
+            1_795_852_800,
+            full_path,
+            format!("seed {name}"),
+        );
+        let verdict = ev
+            .verify(&common::ORIGIN, &*common::LOG_VERIFIER)
+            .unwrap()
+            .verdict;
+        let want_proven = matches!(name, "fork" | "fork-pow2" | "rollback-fork" | "two-roots");
+        match (&verdict, want_proven) {
+            (Verdict::Proven(Misbehaviour::TwoRootsForOneSize { .. }), true) => {}
+            (Verdict::Proven(Misbehaviour::Fork { .. }), true) => {}
+            (
+                Verdict::NotProven(
+                    NotProven::NoPath | NotProven::Consistent | NotProven::EmptyTree,
+                ),
+                false,
+            ) => {}
+            _ => panic!("seed {name}: unexpected verdict {verdict:?}"),
+        }
+        out.put("evidence", name, ev.to_json().as_bytes());
+    }
 
     // Notes.
     let go_text = "If you think cryptography is the answer to your problem,\n\
