@@ -19,10 +19,9 @@
 //!   load generator sent;
 //! - every checkpoint seen during the run is consistent with the current tree:
 //!   its root is the root of the current entries at its size (recomputed here),
-//!   and the server's consistency proofs verify with ledger-core (for each
-//!   checkpoint first seen since the previous check and from the previous
-//!   check's checkpoint, so that proofs chain every seen checkpoint to the
-//!   current one);
+//!   and the server's consistency proofs verify with ledger-core (from each
+//!   seen checkpoint not proved before and from the last checked tree, so that
+//!   proofs chain every seen checkpoint to the current one);
 //! - no two seen checkpoints have the same size and different roots;
 //! - `ledger-verify replay` passes (after every restart by default).
 //!
@@ -30,6 +29,10 @@
 //! failing run can be repeated), `CRASH_KILLS` (default 10), `CRASH_REPLAY_EVERY`
 //! (run the replay after every N-th restart, default 1; it always runs after the
 //! last). Run with `--nocapture` to see one line per round and the summary.
+//!
+//! A second test shows that these checks can fail: against a data directory
+//! copied from before some acknowledged appends (lost acks, a rollback) and then
+//! grown with other entries to the same size (a fork).
 
 mod common;
 
@@ -116,20 +119,28 @@ struct Plan {
     kill: KillAt,
 }
 
+/// The kill window of each round, in a cycle of ten, so that even a short run
+/// covers every window: one while the load starts, six while it sends, three
+/// just after its last answer.
+const WINDOWS: [u8; 10] = [1, 1, 2, 1, 0, 1, 2, 1, 1, 2];
+
 impl Plan {
-    fn draw(rng: &mut Rng) -> Plan {
+    /// Round `round`'s plan (from 1); everything but the window is drawn.
+    fn draw(rng: &mut Rng, round: u64) -> Plan {
         let batch = rng.pick(&[1, 1, 1, 7, 50, 200, 500]);
         let concurrency = rng.pick(&[1, 2, 4, 8]);
-        let roll = rng.range(0, 99);
-        let (count, kill) = if roll < 10 {
-            (rng.range(500, 3_000), KillAt::Start(rng.range(0, 400)))
-        } else if roll < 75 {
-            (
-                rng.range(2_000, 10_000),
+        let (count, kill) = match WINDOWS[((round - 1) % 10) as usize] {
+            0 => (rng.range(500, 3_000), KillAt::Start(rng.range(0, 400))),
+            // Enough entries that the load is still sending at the kill.
+            1 if batch >= 50 => (
+                rng.range(5_000, 20_000),
                 KillAt::Sending(rng.range(0, 1_200)),
-            )
-        } else {
-            (rng.range(50, 1_200), KillAt::AfterLast(rng.range(0, 300)))
+            ),
+            1 => (
+                rng.range(1_000, 6_000),
+                KillAt::Sending(rng.range(0, 1_200)),
+            ),
+            _ => (rng.range(50, 1_200), KillAt::AfterLast(rng.range(0, 300))),
         };
         Plan {
             count,
@@ -369,6 +380,8 @@ impl Drop for Load {
 struct Run {
     dir: tempfile::TempDir,
     data: PathBuf,
+    /// The agency's key file.
+    key: PathBuf,
     vkey: String,
     authority_b64: String,
     origin: Origin,
@@ -394,6 +407,61 @@ struct Checked {
 }
 
 impl Run {
+    /// A fresh ledger (development authority) served on loopback, with the
+    /// agency [`AGENCY`] registered under a fresh key.
+    fn new() -> (Run, Server) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().join("ledger");
+        let data_s = data.to_str().expect("a UTF-8 path");
+        let out = run_ok(
+            Command::new(binary("ledger-server"))
+                .args(["init", "--data", data_s, "--origin", ORIGIN]),
+        );
+        let vkey = field(&out, "verifier key:");
+        let authority_b64 = field(&out, "authority key:");
+        let key = dir.path().join("agency.key");
+        let out = run_ok(
+            Command::new(binary("agency-client"))
+                .arg("keygen")
+                .arg("--out")
+                .arg(&key),
+        );
+        let agency_pub = field(&out, "public key:");
+        let server = Server::start(&["serve", "--data", data_s], dir.path());
+        run_ok(
+            Command::new(binary("agency-client"))
+                .args(["register", "--server", &server.url, "--authority-key"])
+                .arg(data.join("authority.key"))
+                .args(["--agency", AGENCY, "--name", "Crash test agency"])
+                .args(["--agency-pubkey", &agency_pub]),
+        );
+        let run = Run {
+            origin: Origin::new(ORIGIN).expect("the origin"),
+            verifier: Ed25519Verifier::from_vkey(&vkey).expect("the verifier key"),
+            dir,
+            data,
+            key,
+            vkey,
+            authority_b64,
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client"),
+            acked: BTreeMap::new(),
+            anchor: None,
+            proven: BTreeSet::new(),
+            reported: 0,
+            failures: Vec::new(),
+        };
+        (run, server)
+    }
+
+    /// Starts `ledger-server serve` on a data directory.
+    fn serve(&self, data: &Path) -> Server {
+        let data = data.to_str().expect("a UTF-8 path");
+        Server::start(&["serve", "--data", data], self.dir.path())
+    }
+
     fn get(&self, url: &str) -> Result<Vec<u8>, String> {
         let r = self
             .http
@@ -545,21 +613,18 @@ impl Run {
                 Err(e) => fail.push(format!("root at {s}: {e}")),
             }
         }
-        // The server's consistency proofs, verified with ledger-core: from the
-        // previous check's checkpoint and from every seen checkpoint not proved
-        // before, to the current one.
-        let mut from: Vec<(u64, Hash)> = seen
+        // The server's consistency proofs, verified with ledger-core: from every
+        // seen checkpoint not proved before, and from the last checked tree, to
+        // the current one. The anchor moves on only once proved, so that proofs
+        // chain every seen checkpoint to the current tree.
+        let mut proofs = 0;
+        let unproven: Vec<(u64, Hash)> = seen
             .roots
-            .range(..=size)
+            .range(1..=size)
             .filter(|(s, _)| !self.proven.contains(*s))
             .map(|(s, r)| (*s, *r))
             .collect();
-        from.extend(self.anchor);
-        let mut proofs = 0;
-        for (s, r) in from {
-            if s == 0 || s > size {
-                continue;
-            }
+        for (s, r) in unproven {
             proofs += 1;
             match self.prove_consistency(url, s, &r, size, &root) {
                 Ok(()) => {
@@ -568,7 +633,24 @@ impl Run {
                 Err(e) => fail.push(e),
             }
         }
-        self.anchor = Some((size, root));
+        let anchored = match self.anchor {
+            None => true,
+            Some((s, _)) if s > size => {
+                fail.push(format!(
+                    "an earlier check saw a tree of size {s}; now it has {size} (rollback)"
+                ));
+                false
+            }
+            Some((s, r)) => {
+                proofs += 1;
+                self.prove_consistency(url, s, &r, size, &root)
+                    .map_err(|e| fail.push(e))
+                    .is_ok()
+            }
+        };
+        if anchored {
+            self.anchor = Some((size, root));
+        }
         Some(Checked {
             size,
             checkpoints: seen.roots.len(),
@@ -650,58 +732,21 @@ fn acknowledged_appends_and_published_checkpoints_survive_kill_9_under_load() {
     let mut rng = Rng(seed);
     let began = Instant::now();
 
-    // A fresh ledger (development authority) and one registered agency.
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let data = dir.path().join("ledger");
-    let data_s = data.to_str().expect("a UTF-8 path").to_owned();
-    let out = run_ok(
-        Command::new(binary("ledger-server")).args(["init", "--data", &data_s, "--origin", ORIGIN]),
-    );
-    let vkey = field(&out, "verifier key:");
-    let authority_b64 = field(&out, "authority key:");
-    let key = dir.path().join("agency.key");
-    let out = run_ok(
-        Command::new(binary("agency-client"))
-            .arg("keygen")
-            .arg("--out")
-            .arg(&key),
-    );
-    let agency_pub = field(&out, "public key:");
-    let origin = Origin::new(ORIGIN).expect("the origin");
-    let verifier = Ed25519Verifier::from_vkey(&vkey).expect("the verifier key");
-    let mut run = Run {
-        dir,
-        data,
-        vkey,
-        authority_b64,
-        origin: origin.clone(),
-        verifier: verifier.clone(),
-        http: reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("an HTTP client"),
-        acked: BTreeMap::new(),
-        anchor: None,
-        proven: BTreeSet::new(),
-        reported: 0,
-        failures: Vec::new(),
-    };
-    let serve = ["serve", "--data", &data_s];
-    let mut server = Server::start(&serve, run.dir.path());
-    let monitor = Monitor::start(&server.url, origin, verifier);
-    run_ok(
-        Command::new(binary("agency-client"))
-            .args(["register", "--server", &server.url, "--authority-key"])
-            .arg(run.data.join("authority.key"))
-            .args(["--agency", AGENCY, "--name", "Crash test agency"])
-            .args(["--agency-pubkey", &agency_pub]),
-    );
+    let (mut run, mut server) = Run::new();
+    let monitor = Monitor::start(&server.url, run.origin.clone(), run.verifier.clone());
+    let key = run.key.clone();
 
     let mut recoveries = Vec::new();
     let mut by_window = BTreeMap::<&str, u64>::new();
     let mut pending_at_kill = 0u64;
     let mut unacknowledged_durable = 0u64;
     let mut load_killed = 0u64;
+    // The tree before each round: genesis and the registration at first.
+    let mut prev_size = run
+        .json(&format!("{}/healthz", server.url))
+        .ok()
+        .and_then(|h| h["size"].as_u64())
+        .expect("the size of the new ledger");
     for round in 1..=kills + 1 {
         let last = round == kills + 1;
         let tag = format!("round {round} (seed {seed})");
@@ -715,7 +760,7 @@ fn acknowledged_appends_and_published_checkpoints_survive_kill_9_under_load() {
                 kill: KillAt::AfterLast(0),
             }
         } else {
-            Plan::draw(&mut rng)
+            Plan::draw(&mut rng, round)
         };
         let acks = run.dir.path().join(format!("round-{round}.acks"));
         let mut load = Load::start(
@@ -778,7 +823,7 @@ fn acknowledged_appends_and_published_checkpoints_survive_kill_9_under_load() {
         pending_at_kill += u64::from(pending);
 
         let t = Instant::now();
-        server = Server::start(&serve, run.dir.path());
+        server = run.serve(&run.data);
         let recovery = t.elapsed();
         recoveries.push(recovery);
         monitor.point_at(&server.url);
@@ -788,8 +833,12 @@ fn acknowledged_appends_and_published_checkpoints_survive_kill_9_under_load() {
         let checked = run.check(&server.url, &tag, &seen);
         let check_time = t.elapsed();
         let size = checked.as_ref().map_or(0, |c| c.size);
-        let beyond = size.saturating_sub(max_acked.map_or(0, |m| m + 1));
-        unacknowledged_durable += beyond;
+        // Entries the killed server made durable but never acknowledged (their
+        // answers were lost with it): allowed, and counted.
+        let grown = size.saturating_sub(prev_size);
+        let unacked = grown.saturating_sub((run.acked.len() - before) as u64);
+        unacknowledged_durable += unacked;
+        prev_size = size.max(prev_size);
         let t = Instant::now();
         let replayed = last || round % replay_every == 0;
         if replayed {
@@ -798,7 +847,7 @@ fn acknowledged_appends_and_published_checkpoints_survive_kill_9_under_load() {
         eprintln!(
             "crash: round {round}/{}: {} entries in batches of {} x{}; {} {:?} (load exit \
              {:?}); acked {} new ({} lines; total {}){}; restart {:.2} s on {}; tree {size} \
-             ({beyond} durable beyond the last ack); {} checkpoints seen, {} proofs; \
+             ({unacked} durable without an ack); {} checkpoints seen, {} proofs; \
              check {:.2} s; replay {}; failures so far {}",
             kills + 1,
             plan.count,
@@ -869,4 +918,128 @@ fn acknowledged_appends_and_published_checkpoints_survive_kill_9_under_load() {
         !run.acked.is_empty(),
         "the load generator never got an acknowledgement"
     );
+}
+
+/// Copies a (stopped) server's data directory.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating the copy");
+    for e in std::fs::read_dir(from).expect("reading the data directory") {
+        let e = e.expect("a directory entry");
+        let dest = to.join(e.file_name());
+        if e.file_type().expect("a file type").is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).expect("copying a file");
+        }
+    }
+}
+
+/// Polls `done` every 10 ms for up to 30 s.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs a load to completion (the server stays up) and returns its acks file.
+fn load_to_completion(run: &Run, url: &str, name: &str, count: u64) -> PathBuf {
+    let acks = run.dir.path().join(format!("{name}.acks"));
+    let plan = Plan {
+        count,
+        batch: 20,
+        concurrency: 1,
+        kill: KillAt::AfterLast(0),
+    };
+    let log = run.dir.path().join(format!("{name}.log"));
+    let mut load = Load::start(url, &plan, &run.key, &acks, log);
+    let status = load.wait(LOAD_EXIT_WAIT);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "load {name}: {status:?}\n{}",
+        load.output_tail()
+    );
+    acks
+}
+
+fn assert_reported(failures: &[String], needle: &str) {
+    assert!(
+        failures.iter().any(|f| f.contains(needle)),
+        "no failure mentions {needle:?}:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The checks are not vacuous. A server restarted on a copy of its data
+/// directory from before some acknowledged appends is a log that lost them:
+/// the checks report the lost acks and the rolled-back checkpoint. Once other
+/// entries grow the copy to the same size, it is a fork: the monitor reports
+/// two roots for one size, and the checks report each acknowledged entry that
+/// changed, the seen checkpoint that no longer fits, and the failed consistency
+/// proof, while `ledger-verify replay`, which sees only the forked log, passes.
+#[test]
+fn the_checks_catch_lost_acks_a_rollback_and_a_fork() {
+    let (mut run, server) = Run::new();
+    server.stop();
+    let copy = run.dir.path().join("copy");
+    copy_dir(&run.data, &copy);
+
+    let a = run.serve(&run.data);
+    let base = run.settled_checkpoint(&a.url).expect("a checkpoint").0;
+    let monitor = Monitor::start(&a.url, run.origin.clone(), run.verifier.clone());
+    let acks = load_to_completion(&run, &a.url, "a", 40);
+    let mut failures = Vec::new();
+    assert_eq!(read_acks(&acks, &mut run.acked, &mut failures), 40);
+    assert!(failures.is_empty(), "{failures:?}");
+    let grown = base + 40;
+    wait_for("the monitor to see the grown log", || {
+        monitor.largest() == grown
+    });
+    let seen = monitor.seen().clone();
+    let checked = run.check(&a.url, "log a", &seen).expect("a checked tree");
+    assert_eq!(checked.size, grown);
+    assert!(run.failures.is_empty(), "{:#?}", run.failures);
+    a.stop();
+
+    // The copy lacks the acknowledged entries.
+    let b = run.serve(&copy);
+    monitor.point_at(&b.url);
+    let seen = monitor.seen().clone();
+    run.check(&b.url, "rolled back", &seen);
+    assert_reported(
+        &run.failures,
+        &format!("40 acknowledged entries are beyond the tree of size {base} (lost)"),
+    );
+    assert_reported(
+        &run.failures,
+        &format!("a checkpoint of size {grown} was published, but the tree has only {base}"),
+    );
+    run.failures.clear();
+
+    // Other entries, up to the same size: a fork.
+    load_to_completion(&run, &b.url, "b", 40);
+    let fork = format!("two checkpoints of size {grown}:");
+    wait_for("the monitor to see the fork", || {
+        monitor.seen().problems.iter().any(|p| p.contains(&fork))
+    });
+    let seen = monitor.seen().clone();
+    run.check(&b.url, "forked", &seen);
+    assert_reported(
+        &run.failures,
+        &format!("monitor: two checkpoints of size {grown}"),
+    );
+    for i in base..grown {
+        assert_reported(&run.failures, &format!("entry {i} has leaf hash"));
+    }
+    assert_reported(
+        &run.failures,
+        &format!("the checkpoint of size {grown} has root"),
+    );
+    assert_reported(&run.failures, &format!("consistency {grown} -> {grown}"));
+    let before = run.failures.len();
+    run.replay(&b.url, "forked", grown);
+    assert_eq!(run.failures.len(), before, "{:#?}", run.failures);
+    drop(monitor);
+    b.stop();
 }
