@@ -81,6 +81,10 @@ pub async fn run(
         let stored = tokio::task::spawn_blocking(move || {
             let mut b = Batch::new();
             b.put(Cf::Meta, META_CHECKPOINT, note2.clone());
+            // After a failed write, the store must be reopened before it takes
+            // another (`Storage::recover`); the sequencer's state is unaffected,
+            // since a failed sequencer write makes it reload anyway.
+            db2.store().recover().map_err(|e| e.to_string())?;
             db2.store().write(b).map_err(|e| e.to_string())?;
             match file2 {
                 Some(f) => f

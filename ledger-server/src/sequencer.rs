@@ -209,12 +209,21 @@ impl Core {
         let now = now_ms();
         if !self.in_sync {
             // A previous write failed: the in-memory state may be ahead of storage.
-            match Core::open(
-                self.db.clone(),
-                self.origin.clone(),
-                self.log_key.clone(),
-                None,
-            ) {
+            // Make the store writable again (if it can be), then reload from it.
+            let reloaded = self
+                .db
+                .store()
+                .recover()
+                .map_err(crate::ledger::StartupError::from)
+                .and_then(|()| {
+                    Core::open(
+                        self.db.clone(),
+                        self.origin.clone(),
+                        self.log_key.clone(),
+                        None,
+                    )
+                });
+            match reloaded {
                 Ok(fresh) => *self = fresh,
                 Err(e) => {
                     tracing::error!("storage is still unavailable: {e}");

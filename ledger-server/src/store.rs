@@ -6,9 +6,10 @@
 //! batch write per sequencer batch; the key layout is in [`crate::ledger`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, DBRecoveryMode, Direction,
@@ -133,6 +134,16 @@ pub trait Storage: Send + Sync {
         limit: usize,
     ) -> Result<Vec<KeyValue>, StoreError>;
 
+    /// After a failed [`Storage::write`], makes the store writable again if it
+    /// can (RocksDB: reopens it, see [`RocksStore`]). The sequencer calls it
+    /// before it reloads its state from the store, and only then writes.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the store is still not writable.
+    fn recover(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Applies every put in `batch` atomically and durably: when this returns
     /// `Ok`, the batch survives a crash of the process or the machine (a synced
     /// write-ahead log), and on `Err` none of it is visible.
@@ -147,9 +158,25 @@ const MEMTABLE_BUDGET: usize = 64 << 20;
 /// The block cache shared by all column families.
 const BLOCK_CACHE: usize = 32 << 20;
 
+/// How long after a failed write (or a failed reopen) the store waits before it
+/// reopens RocksDB to try again.
+const REOPEN_AFTER: Duration = Duration::from_secs(1);
+
 /// The RocksDB store: one directory, one column family per [`Cf`].
+///
+/// RocksDB keeps an instance whose log write failed (a full or read-only disk)
+/// read-only for good. So after a failed write, writes are refused until
+/// [`Storage::recover`] (at most once per [`REOPEN_AFTER`]) closes and reopens
+/// the database, which recovers it from its synced log exactly as a restart
+/// would (spec/durability.md §1): once space returns, appends work again without
+/// a restart. Reads go on throughout, except during the reopen itself; if the
+/// reopen fails, the store serves reads from a read-only instance meanwhile.
 pub struct RocksStore {
-    db: DB,
+    dir: PathBuf,
+    db: RwLock<Option<DB>>,
+    /// When a write failed and the instance may be stuck read-only: the earliest
+    /// moment to reopen.
+    reopen_at: Mutex<Option<Instant>>,
 }
 
 impl RocksStore {
@@ -159,74 +186,120 @@ impl RocksStore {
     /// [`StoreError::Rocks`] if RocksDB cannot open the directory (it is locked by
     /// another process, unreadable, or corrupt).
     pub fn open(dir: &Path) -> Result<RocksStore, StoreError> {
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        opts.set_max_background_jobs(2);
-        // Bound memory: memtables of all column families together, and one block
-        // cache shared by all of them.
-        opts.set_db_write_buffer_size(MEMTABLE_BUDGET);
-        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE);
-        // Refuse to open a store whose files fail their checksums.
-        opts.set_paranoid_checks(true);
-        // Every acknowledged write was synced to the write-ahead log before it
-        // was acknowledged. A crash (kill -9, power loss) can leave only the
-        // record being written incomplete, at the log's tail, and that write was
-        // never acknowledged: tolerate exactly that. Damage anywhere else would
-        // silently drop acknowledged appends (the default, point-in-time
-        // recovery, stops at the first bad record), so refuse to open instead.
-        // A log cut short by more than one record looks like a crash tail; the
-        // published checkpoint copy (`crate::cpfile`) catches that loss.
-        opts.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
-        let cfs = Cf::ALL.iter().map(|cf| {
-            let mut o = Options::default();
-            // Hashes do not compress; everything else (JSON, keys) does.
-            o.set_compression_type(if *cf == Cf::Tiles {
-                DBCompressionType::None
-            } else {
-                DBCompressionType::Lz4
-            });
-            o.set_write_buffer_size(if *cf == Cf::Entries {
-                MEMTABLE_BUDGET / 2
-            } else {
-                MEMTABLE_BUDGET / 8
-            });
-            let mut block = BlockBasedOptions::default();
-            block.set_block_size(16 * 1024);
-            block.set_block_cache(&cache);
-            o.set_block_based_table_factory(&block);
-            ColumnFamilyDescriptor::new(cf.name(), o)
+        let db = open_db(dir, false)?;
+        Ok(RocksStore {
+            dir: dir.to_owned(),
+            db: RwLock::new(Some(db)),
+            reopen_at: Mutex::new(None),
+        })
+    }
+
+    /// Runs `f` on the open database.
+    fn with_db<T>(&self, f: impl FnOnce(&DB) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let guard = self.db.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(db) => f(db),
+            None => Err(StoreError::Unavailable(
+                "the store could not be reopened after a failed write".into(),
+            )),
+        }
+    }
+
+    /// Closes and reopens the database (see [`RocksStore`]); if it cannot be
+    /// opened for writing, opens it read-only so that reads go on.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
+        // The old instance must be closed first: it holds the directory's lock.
+        drop(guard.take());
+        match open_db(&self.dir, false) {
+            Ok(db) => {
+                *guard = Some(db);
+                tracing::info!("the store was reopened after a failed write");
+                Ok(())
+            }
+            Err(e) => {
+                *guard = open_db(&self.dir, true).ok();
+                Err(e)
+            }
+        }
+    }
+}
+
+fn handle(db: &DB, cf: Cf) -> Result<&rocksdb::ColumnFamily, StoreError> {
+    db.cf_handle(cf.name())
+        .ok_or(StoreError::MissingColumnFamily(cf.name()))
+}
+
+/// Opens the RocksDB database in `dir` with the store's options (read-only: no
+/// lock, no writes, for serving reads while the disk refuses writes).
+fn open_db(dir: &Path, read_only: bool) -> Result<DB, StoreError> {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    opts.set_max_background_jobs(2);
+    // Bound memory: memtables of all column families together, and one block
+    // cache shared by all of them.
+    opts.set_db_write_buffer_size(MEMTABLE_BUDGET);
+    let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE);
+    // Refuse to open a store whose files fail their checksums.
+    opts.set_paranoid_checks(true);
+    // Every acknowledged write was synced to the write-ahead log before it
+    // was acknowledged. A crash (kill -9, power loss) can leave only the
+    // record being written incomplete, at the log's tail, and that write was
+    // never acknowledged: tolerate exactly that. Damage anywhere else would
+    // silently drop acknowledged appends (the default, point-in-time
+    // recovery, stops at the first bad record), so refuse to open instead.
+    // A log cut short by more than one record looks like a crash tail; the
+    // published checkpoint copy (`crate::cpfile`) catches that loss.
+    opts.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
+    let cfs = Cf::ALL.iter().map(|cf| {
+        let mut o = Options::default();
+        // Hashes do not compress; everything else (JSON, keys) does.
+        o.set_compression_type(if *cf == Cf::Tiles {
+            DBCompressionType::None
+        } else {
+            DBCompressionType::Lz4
         });
-        let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
-        Ok(RocksStore { db })
+        o.set_write_buffer_size(if *cf == Cf::Entries {
+            MEMTABLE_BUDGET / 2
+        } else {
+            MEMTABLE_BUDGET / 8
+        });
+        let mut block = BlockBasedOptions::default();
+        block.set_block_size(16 * 1024);
+        block.set_block_cache(&cache);
+        o.set_block_based_table_factory(&block);
+        ColumnFamilyDescriptor::new(cf.name(), o)
+    });
+    if read_only {
+        let names: Vec<&str> = Cf::ALL.iter().map(|cf| cf.name()).collect();
+        return Ok(DB::open_cf_for_read_only(&opts, dir, names, false)?);
     }
+    Ok(DB::open_cf_descriptors(&opts, dir, cfs)?)
+}
 
-    fn handle(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, StoreError> {
-        self.db
-            .cf_handle(cf.name())
-            .ok_or(StoreError::MissingColumnFamily(cf.name()))
-    }
-
+impl RocksStore {
     /// Flushes every column family (and compacts it, with `compact`) and returns
     /// the bytes of table files per column family: what the data costs on disk.
     ///
     /// # Errors
     /// [`StoreError::Rocks`] if a flush or compaction fails.
     pub fn disk_usage(&self, compact: bool) -> Result<Vec<(&'static str, u64)>, StoreError> {
-        let mut out = Vec::new();
-        for cf in Cf::ALL {
-            let h = self.handle(cf)?;
-            self.db.flush_cf(h)?;
-            if compact {
-                self.db.compact_range_cf(h, None::<&[u8]>, None::<&[u8]>);
+        self.with_db(|db| {
+            let mut out = Vec::new();
+            for cf in Cf::ALL {
+                let h = handle(db, cf)?;
+                db.flush_cf(h)?;
+                if compact {
+                    db.compact_range_cf(h, None::<&[u8]>, None::<&[u8]>);
+                }
+                let bytes = db
+                    .property_int_value_cf(h, "rocksdb.total-sst-files-size")?
+                    .unwrap_or(0);
+                out.push((cf.name(), bytes));
             }
-            let bytes = self
-                .db
-                .property_int_value_cf(h, "rocksdb.total-sst-files-size")?
-                .unwrap_or(0);
-            out.push((cf.name(), bytes));
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Reads every key and value of every column family with checksum
@@ -237,20 +310,22 @@ impl RocksStore {
     /// # Errors
     /// [`StoreError::Rocks`] naming the first block that fails its checksum.
     pub fn verify_checksums(&self) -> Result<u64, StoreError> {
-        let mut pairs = 0u64;
-        for cf in Cf::ALL {
-            let mut ro = ReadOptions::default();
-            ro.set_verify_checksums(true);
-            ro.fill_cache(false);
-            let mut it = self.db.raw_iterator_cf_opt(self.handle(cf)?, ro);
-            it.seek_to_first();
-            while it.valid() {
-                pairs += 1;
-                it.next();
+        self.with_db(|db| {
+            let mut pairs = 0u64;
+            for cf in Cf::ALL {
+                let mut ro = ReadOptions::default();
+                ro.set_verify_checksums(true);
+                ro.fill_cache(false);
+                let mut it = db.raw_iterator_cf_opt(handle(db, cf)?, ro);
+                it.seek_to_first();
+                while it.valid() {
+                    pairs += 1;
+                    it.next();
+                }
+                it.status()?;
             }
-            it.status()?;
-        }
-        Ok(pairs)
+            Ok(pairs)
+        })
     }
 
     /// Writes a consistent copy of the store to `dir` (a RocksDB checkpoint: hard
@@ -259,15 +334,39 @@ impl RocksStore {
     /// # Errors
     /// [`StoreError::Rocks`] if the checkpoint cannot be made.
     pub fn backup(&self, dir: &Path) -> Result<(), StoreError> {
-        let cp = rocksdb::checkpoint::Checkpoint::new(&self.db)?;
-        cp.create_checkpoint(dir)?;
-        Ok(())
+        self.with_db(|db| {
+            let cp = rocksdb::checkpoint::Checkpoint::new(db)?;
+            cp.create_checkpoint(dir)?;
+            Ok(())
+        })
     }
 }
 
 impl Storage for RocksStore {
+    fn recover(&self) -> Result<(), StoreError> {
+        let mut reopen_at = self.reopen_at.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(at) = *reopen_at else {
+            return Ok(());
+        };
+        if Instant::now() < at {
+            return Err(StoreError::Unavailable(
+                "a write failed; retrying shortly".into(),
+            ));
+        }
+        match self.reopen() {
+            Ok(()) => {
+                *reopen_at = None;
+                Ok(())
+            }
+            Err(e) => {
+                *reopen_at = Some(Instant::now() + REOPEN_AFTER);
+                Err(e)
+            }
+        }
+    }
+
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(self.handle(cf)?, key)?)
+        self.with_db(|db| Ok(db.get_cf(handle(db, cf)?, key)?))
     }
 
     fn range(
@@ -277,33 +376,51 @@ impl Storage for RocksStore {
         to: &[u8],
         limit: usize,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.handle(cf)?,
-            IteratorMode::From(from, Direction::Forward),
-        );
-        for item in iter {
-            if out.len() >= limit {
-                break;
+        self.with_db(|db| {
+            let mut out = Vec::new();
+            let iter = db.iterator_cf(
+                handle(db, cf)?,
+                IteratorMode::From(from, Direction::Forward),
+            );
+            for item in iter {
+                if out.len() >= limit {
+                    break;
+                }
+                let (k, v) = item?;
+                if &*k >= to {
+                    break;
+                }
+                out.push((k.into_vec(), v.into_vec()));
             }
-            let (k, v) = item?;
-            if &*k >= to {
-                break;
-            }
-            out.push((k.into_vec(), v.into_vec()));
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     fn write(&self, batch: Batch) -> Result<(), StoreError> {
-        let mut wb = WriteBatch::default();
-        for (cf, k, v) in &batch.ops {
-            wb.put_cf(self.handle(*cf)?, k, v);
+        let mut reopen_at = self.reopen_at.lock().unwrap_or_else(|p| p.into_inner());
+        if reopen_at.is_some() {
+            // Only `recover` (the sequencer, before it reloads its state) may
+            // reopen: the reopened store can hold a batch whose write reported
+            // failure (its log record was written, its sync failed), and the
+            // sequencer must see it before it writes again.
+            return Err(StoreError::Unavailable(
+                "a write failed; the store is reopened before the next one".into(),
+            ));
         }
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.db.write_opt(wb, &wo)?;
-        Ok(())
+        let result = self.with_db(|db| {
+            let mut wb = WriteBatch::default();
+            for (cf, k, v) in &batch.ops {
+                wb.put_cf(handle(db, *cf)?, k, v);
+            }
+            let mut wo = WriteOptions::default();
+            wo.set_sync(true);
+            db.write_opt(wb, &wo)?;
+            Ok(())
+        });
+        if result.is_err() {
+            *reopen_at = Some(Instant::now() + REOPEN_AFTER);
+        }
+        result
     }
 }
 
