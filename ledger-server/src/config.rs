@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::api::Limits;
+use crate::listener::HttpLimits;
 use crate::node::NodeConfig;
 use crate::sequencer::SequencerConfig;
 
@@ -51,6 +52,21 @@ pub struct ServeOptions {
     /// Time limit for one request, in seconds [default: 30].
     #[arg(long, env = "LEDGER_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,
+    /// Time limit for receiving a request's headers, and for an idle kept-alive
+    /// connection, in seconds [default: 10].
+    #[arg(long, env = "LEDGER_HEADER_TIMEOUT_SECS")]
+    pub header_timeout_secs: Option<u64>,
+    /// Time limit for a response write that makes no progress (the client stopped
+    /// reading), in seconds [default: 30].
+    #[arg(long, env = "LEDGER_WRITE_TIMEOUT_SECS")]
+    pub write_timeout_secs: Option<u64>,
+    /// Largest request line plus headers, in bytes; more is answered 431
+    /// [default: 16384].
+    #[arg(long, env = "LEDGER_MAX_HEADER_BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// Most connections served at once; more wait to be accepted [default: 1024].
+    #[arg(long, env = "LEDGER_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 /// The resolved settings.
@@ -64,7 +80,18 @@ pub struct Settings {
     pub node: NodeConfig,
     /// Time limit for one request.
     pub request_timeout: Duration,
+    /// Connection limits.
+    pub http: HttpLimits,
 }
+
+/// The longest header or write timeout accepted.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The range of `max_header_bytes`: room for a request line and the usual
+/// headers, and at most hyper's default read buffer.
+const MIN_HEADER_BYTES: usize = 1024;
+const MAX_HEADER_BYTES: usize = 256 * 1024;
+/// The most `max_connections` accepted.
+const MAX_CONNECTIONS: usize = 100_000;
 
 impl ServeOptions {
     /// Resolves flags and variables over the config file over the defaults.
@@ -127,7 +154,28 @@ impl ServeOptions {
             max_batch: pick!(max_batch, 4096).max(1),
             max_queue: pick!(max_queue, 100_000).max(1),
         };
+        let http = HttpLimits {
+            header_timeout: Duration::from_secs(pick!(header_timeout_secs, 10)),
+            write_timeout: Duration::from_secs(pick!(write_timeout_secs, 30)),
+            max_header_bytes: pick!(max_header_bytes, 16 * 1024),
+            max_connections: pick!(max_connections, 1024),
+        };
+        for (name, t) in [
+            ("header_timeout_secs", http.header_timeout),
+            ("write_timeout_secs", http.write_timeout),
+        ] {
+            if t.is_zero() || t > MAX_TIMEOUT {
+                bail!("{name} must be 1 to {}", MAX_TIMEOUT.as_secs());
+            }
+        }
+        if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES).contains(&http.max_header_bytes) {
+            bail!("max_header_bytes must be {MIN_HEADER_BYTES} to {MAX_HEADER_BYTES}");
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&http.max_connections) {
+            bail!("max_connections must be 1 to {MAX_CONNECTIONS}");
+        }
         Ok(Settings {
+            http,
             data,
             listen: pick!(listen, SocketAddr::from(([127, 0, 0, 1], 8080))),
             request_timeout: Duration::from_secs(pick!(request_timeout_secs, 30).max(1)),
@@ -175,5 +223,106 @@ mod tests {
         };
         assert!(opts.resolve(None).is_err());
         assert!(ServeOptions::default().resolve(None).is_err());
+    }
+
+    #[test]
+    fn connection_limits_layer_and_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.toml");
+        let opts = |config: Option<PathBuf>, max_connections: Option<usize>| ServeOptions {
+            config,
+            data: Some(PathBuf::from("/srv/ledger")),
+            max_connections,
+            ..ServeOptions::default()
+        };
+        // The defaults of spec/api.md §1.3.
+        let s = opts(None, None).resolve(None).unwrap();
+        assert_eq!(s.http, HttpLimits::default());
+        assert_eq!(s.http.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.http.write_timeout, Duration::from_secs(30));
+        assert_eq!(s.http.max_header_bytes, 16_384);
+        assert_eq!(s.http.max_connections, 1024);
+
+        std::fs::write(
+            &path,
+            "header_timeout_secs = 3\nwrite_timeout_secs = 4\nmax_header_bytes = 8192\nmax_connections = 50\n",
+        )
+        .unwrap();
+        let s = opts(Some(path.clone()), Some(7)).resolve(None).unwrap();
+        assert_eq!(s.http.header_timeout, Duration::from_secs(3));
+        assert_eq!(s.http.write_timeout, Duration::from_secs(4));
+        assert_eq!(s.http.max_header_bytes, 8192);
+        assert_eq!(s.http.max_connections, 7, "the flag wins over the file");
+    }
+
+    #[test]
+    fn connection_limits_out_of_range_are_refused() {
+        let bad = [
+            ServeOptions {
+                header_timeout_secs: Some(0),
+                ..ServeOptions::default()
+            },
+            ServeOptions {
+                write_timeout_secs: Some(3601),
+                ..ServeOptions::default()
+            },
+            ServeOptions {
+                max_header_bytes: Some(1023),
+                ..ServeOptions::default()
+            },
+            ServeOptions {
+                max_header_bytes: Some(256 * 1024 + 1),
+                ..ServeOptions::default()
+            },
+            ServeOptions {
+                max_connections: Some(0),
+                ..ServeOptions::default()
+            },
+            ServeOptions {
+                max_connections: Some(100_001),
+                ..ServeOptions::default()
+            },
+        ];
+        for opts in bad {
+            let opts = ServeOptions {
+                data: Some(PathBuf::from("/srv/ledger")),
+                ..opts
+            };
+            let shown = format!("{opts:?}");
+            assert!(opts.resolve(None).is_err(), "accepted {shown}");
+        }
+    }
+
+    #[test]
+    fn connection_limits_are_flags() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            opts: ServeOptions,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "ledger-server",
+            "--data",
+            "/srv/ledger",
+            "--header-timeout-secs",
+            "2",
+            "--write-timeout-secs",
+            "5",
+            "--max-header-bytes",
+            "4096",
+            "--max-connections",
+            "9",
+        ])
+        .unwrap();
+        let s = cli.opts.resolve(None).unwrap();
+        assert_eq!(
+            s.http,
+            HttpLimits {
+                header_timeout: Duration::from_secs(2),
+                write_timeout: Duration::from_secs(5),
+                max_header_bytes: 4096,
+                max_connections: 9,
+            }
+        );
     }
 }

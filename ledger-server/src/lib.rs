@@ -6,6 +6,7 @@
 //! - [`sequencer`]: the one writer: batches, signatures, rules, one synced commit.
 //! - [`checkpointer`]: signs, persists, then publishes checkpoints.
 //! - [`api`]: the HTTP routes.
+//! - [`listener`]: the accept loop and its connection limits.
 //! - [`node`], [`init`], [`demo`], [`config`]: assembling and running it.
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod cpfile;
 pub mod demo;
 pub mod init;
 pub mod ledger;
+pub mod listener;
 pub mod metrics;
 pub mod node;
 pub mod sequencer;

@@ -143,7 +143,7 @@ async fn run_serve(opts: ServeOptions, demo_mode: bool) -> Result<()> {
         node.state.params.origin,
         node.state.committed.borrow().size
     );
-    serve(node, listener, settings.request_timeout).await
+    serve(node, listener, settings.request_timeout, &settings.http).await
 }
 
 fn stats(data: &std::path::Path, json: bool) -> Result<()> {

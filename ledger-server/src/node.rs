@@ -297,16 +297,22 @@ impl Node {
     }
 }
 
-/// Serves the API on `listener` until Ctrl-C or SIGTERM, then stops the node.
+/// Serves the API on `listener` until Ctrl-C or SIGTERM, with the request time
+/// limit `timeout` and the connection limits `http` (spec/api.md §1.2, §1.3), then
+/// stops the node. Requests in progress at the signal are finished (for at
+/// most `timeout` plus 5 s), and idle connections are closed.
 ///
 /// # Errors
-/// If the server fails.
-pub async fn serve(node: Node, listener: tokio::net::TcpListener, timeout: Duration) -> Result<()> {
+/// Never at present; the signature leaves room for setup that can fail.
+pub async fn serve(
+    node: Node,
+    listener: tokio::net::TcpListener,
+    timeout: Duration,
+    http: &crate::listener::HttpLimits,
+) -> Result<()> {
     let app = crate::api::with_timeout(crate::api::app(node.state.clone()), timeout);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let drain = timeout + Duration::from_secs(5);
+    crate::listener::serve(listener, app, http, shutdown_signal(), drain).await;
     tracing::info!("stopping: finishing queued appends and the last checkpoint");
     node.shutdown(Duration::from_secs(5)).await;
     Ok(())
