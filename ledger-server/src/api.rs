@@ -126,6 +126,7 @@ pub struct ErrorBody {
 #[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
 pub struct ErrorDetail {
     /// Stable, for programs.
+    #[schema(value_type = schema::ErrorCode)]
     pub code: String,
     /// For people.
     pub message: String,
@@ -261,14 +262,18 @@ fn body(bytes: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> 
 #[serde(deny_unknown_fields)]
 pub struct AppendRequest {
     /// Base64 of the exact statement bytes.
+    #[schema(value_type = schema::Base64)]
     pub statement: String,
     /// Base64 of the 64-byte Ed25519 signature.
+    #[schema(value_type = schema::Signature)]
     pub signature: String,
     /// Base64 of the private payload.
     #[serde(default)]
+    #[schema(value_type = Option<schema::Base64>)]
     pub payload: Option<String>,
     /// Hex of the payload's 32-byte salt.
     #[serde(default)]
+    #[schema(value_type = Option<schema::Hex32>)]
     pub salt: Option<String>,
 }
 
@@ -278,6 +283,7 @@ pub struct AppendResponse {
     /// The entry's index.
     pub index: u64,
     /// Hex of the entry's leaf hash.
+    #[schema(value_type = schema::Hex32)]
     pub leaf_hash: String,
     /// When it was sequenced (Unix ms).
     pub sequenced_at_ms: u64,
@@ -295,7 +301,8 @@ pub struct AppendResponse {
 #[derive(Deserialize, Serialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// Up to 1,000 statements, sequenced in order.
+    /// Up to 1,000 statements (by default, spec/api.md §1.2), sequenced in order.
+    #[schema(value_type = Vec<schema::BatchEntry>)]
     pub entries: Vec<AppendRequest>,
 }
 
@@ -328,34 +335,45 @@ pub struct EntryView {
     /// The index.
     pub index: u64,
     /// Hex of the leaf hash.
+    #[schema(value_type = schema::Hex32)]
     pub leaf_hash: String,
     /// When it was sequenced (Unix ms).
     pub sequenced_at_ms: u64,
     /// Hex of the previous entry's leaf hash.
+    #[schema(value_type = schema::Hex32)]
     pub prev: String,
     /// The agency's previous entry.
     pub agency_prev: Option<u64>,
     /// Hex of the signing key's hash.
+    #[schema(value_type = schema::Hex32)]
     pub key_hash: String,
     /// Base64 of the signature.
+    #[schema(value_type = schema::Signature)]
     pub signature: String,
     /// The agency.
+    #[schema(value_type = schema::AgencyId)]
     pub agency: String,
     /// The submission id.
+    #[schema(value_type = schema::SubmissionId)]
     pub submission_id: String,
     /// The statement type.
     #[serde(rename = "type")]
+    #[schema(value_type = schema::StatementType)]
     pub kind: String,
     /// The channel.
+    #[schema(value_type = schema::Channel)]
     pub channel: String,
     /// When the decision or transaction happened.
+    #[schema(value_type = schema::UtcTime)]
     pub occurred_at: String,
     /// The statement, as JSON.
     #[schema(value_type = Object)]
     pub statement: serde_json::Value,
     /// Base64 of the exact statement bytes.
+    #[schema(value_type = schema::Base64)]
     pub statement_b64: String,
     /// Base64 of the entry envelope.
+    #[schema(value_type = schema::Base64)]
     pub entry_b64: String,
     /// Whether a private payload is stored with it.
     pub has_payload: bool,
@@ -367,6 +385,7 @@ pub struct SearchResponse {
     /// Matching entries, in index order.
     pub entries: Vec<EntryView>,
     /// Pass as `cursor` for the next page; null when done.
+    #[schema(value_type = Option<schema::Cursor>)]
     pub next_cursor: Option<String>,
 }
 
@@ -391,8 +410,10 @@ pub struct InclusionView {
     /// The tree size.
     pub size: u64,
     /// Hex of the leaf hash.
+    #[schema(value_type = schema::Hex32)]
     pub leaf_hash: String,
     /// Hex hashes, the leaf's sibling first.
+    #[schema(value_type = Vec<schema::Hex32>)]
     pub path: Vec<String>,
 }
 
@@ -404,6 +425,7 @@ pub struct ConsistencyView {
     /// The new size.
     pub to: u64,
     /// Hex hashes.
+    #[schema(value_type = Vec<schema::Hex32>)]
     pub path: Vec<String>,
 }
 
@@ -425,8 +447,10 @@ struct ConsistencyQuery {
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct KeyView {
     /// Base64 of the Ed25519 public key.
+    #[schema(value_type = schema::PublicKey)]
     pub key: String,
     /// Hex of its hash.
+    #[schema(value_type = schema::Hex32)]
     pub key_hash: String,
     /// The registry entry that added it.
     pub added_at: u64,
@@ -442,6 +466,7 @@ pub struct KeyView {
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct AgencyView {
     /// The agency id.
+    #[schema(value_type = schema::AgencyId)]
     pub id: String,
     /// Its name.
     pub name: String,
@@ -468,10 +493,13 @@ pub struct PayloadView {
     /// The entry.
     pub index: u64,
     /// Base64 of the payload.
+    #[schema(value_type = schema::Base64)]
     pub payload: String,
     /// Hex of the salt.
+    #[schema(value_type = schema::Hex32)]
     pub salt: String,
     /// Hex of the commitment SHA-256(label || salt || payload).
+    #[schema(value_type = schema::Hex32)]
     pub commitment: String,
 }
 
@@ -483,6 +511,7 @@ pub struct LogView {
     /// The verifier key string.
     pub vkey: String,
     /// Base64 of the registry authority's key.
+    #[schema(value_type = schema::PublicKey)]
     pub authority_key: String,
     /// Entries stored.
     pub size: u64,
@@ -588,19 +617,20 @@ fn text(status: StatusCode, cache: &'static str, body: Vec<u8>) -> Response {
 
 /// The latest signed checkpoint (c2sp.org/tlog-checkpoint).
 #[utoipa::path(get, path = "/checkpoint", tag = "c2sp",
-    responses((status = 200, description = "the signed checkpoint note", content_type = "text/plain", body = String)))]
+    responses((status = 200, description = "the signed checkpoint note", content_type = "text/plain", body = String,
+        headers(("Cache-Control" = String, description = "`public, max-age=2`")))))]
 async fn checkpoint(State(s): State<AppState>) -> Response {
     let note = s.published.borrow().note.clone();
     text(StatusCode::OK, "public, max-age=2", note.to_vec())
 }
 
-async fn tile(
-    State(s): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Response> {
-    let path = path_param(path)?;
-    let full = format!("tile/{path}");
-    let Ok(parsed) = TilePath::parse(&full) else {
+/// A hash tile or an entry bundle (spec/api.md §2, c2sp.org/tlog-tiles). The
+/// path is matched as sent, before any percent-decoding, so that only the
+/// canonical spelling is served: `/tile/0/001%2Ep%2F50` is 404, as is any other
+/// non-canonical form.
+async fn tile(State(s): State<AppState>, uri: Uri) -> ApiResult<Response> {
+    let full = uri.path().strip_prefix('/').unwrap_or_default();
+    let Ok(parsed) = TilePath::parse(full) else {
         return Err(ApiError::not_found("not a tile path (c2sp.org/tlog-tiles)"));
     };
     let (data, partial) = match parsed {
@@ -822,13 +852,19 @@ async fn add_receipt(s: &AppState, r: &mut AppendResponse, cp: &Published) {
 /// Appends one signed statement (spec/api.md §3.1).
 #[utoipa::path(post, path = "/v1/entries", tag = "append",
     request_body = AppendRequest,
-    params(("wait" = Option<String>, Query, description = "`checkpoint`: wait for a checkpoint and return a receipt")),
+    params(("wait" = Option<schema::Wait>, Query, description = "`checkpoint`: wait for a checkpoint and return a receipt")),
     responses(
         (status = 201, description = "appended and durable", body = AppendResponse),
         (status = 200, description = "already appended: the original result", body = AppendResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 400, description = "`bad_request`, `bad_json`, `bad_encoding`, `bad_statement`, `bad_payload`", body = ErrorBody),
+        (status = 401, description = "`bad_signature`", body = ErrorBody),
+        (status = 403, description = "`unknown_agency`, `key_not_active`", body = ErrorBody),
+        (status = 409, description = "`conflict`: the submission id was used for another statement", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body, statement or payload", body = ErrorBody),
+        (status = 422, description = "`wrong_origin`, `registry_rule`", body = ErrorBody),
+        (status = 429, description = "`queue_full`", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "seconds to wait before retrying"))),
+        (status = 503, description = "`unavailable`: storage failed or the server is stopping", body = ErrorBody)))]
 async fn append(
     State(s): State<AppState>,
     uri: Uri,
@@ -858,11 +894,14 @@ async fn append(
 /// Appends up to 1,000 signed statements, in order (spec/api.md §3.2).
 #[utoipa::path(post, path = "/v1/entries/batch", tag = "append",
     request_body = BatchRequest,
-    params(("wait" = Option<String>, Query, description = "`checkpoint`: wait for a checkpoint and return receipts")),
+    params(("wait" = Option<schema::Wait>, Query, description = "`checkpoint`: wait for a checkpoint and return receipts")),
     responses(
         (status = 200, description = "one result per entry", body = BatchResponse),
-        (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 400, description = "`bad_request`, `bad_json`: not a batch", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body, or more entries than the batch limit", body = ErrorBody),
+        (status = 429, description = "`queue_full`", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "seconds to wait before retrying"))),
+        (status = 503, description = "`unavailable`: storage failed or the server is stopping", body = ErrorBody)))]
 async fn append_batch(
     State(s): State<AppState>,
     uri: Uri,
@@ -983,7 +1022,10 @@ fn index_param(s: &str) -> ApiResult<u64> {
 /// One entry, decoded (spec/api.md §4.2).
 #[utoipa::path(get, path = "/v1/entries/{index}", tag = "read",
     params(("index" = u64, Path, description = "entry index")),
-    responses((status = 200, body = EntryView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "the entry", body = EntryView),
+        (status = 400, description = "`bad_request`: not a decimal index", body = ErrorBody),
+        (status = 404, description = "`not_found`: not in the stored tree", body = ErrorBody),
+        (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
 async fn entry(
     State(s): State<AppState>,
     index: Result<Path<String>, PathRejection>,
@@ -1004,14 +1046,16 @@ const SEARCH_SCAN_FACTOR: usize = 4;
 /// Searches entries from secondary indexes (spec/api.md §4.3).
 #[utoipa::path(get, path = "/v1/entries", tag = "read",
     params(
-        ("agency" = Option<String>, Query, description = "agency id"),
-        ("type" = Option<String>, Query, description = "exact statement type"),
-        ("channel" = Option<String>, Query, description = "G2C, G2B or G2G"),
-        ("since" = Option<String>, Query, description = "RFC 3339 UTC, inclusive, sequencing time"),
-        ("until" = Option<String>, Query, description = "RFC 3339 UTC, exclusive, sequencing time"),
-        ("cursor" = Option<String>, Query, description = "from a previous page"),
-        ("limit" = Option<String>, Query, description = "1 to 1000, default 100")),
-    responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBody)))]
+        ("agency" = Option<schema::AgencyId>, Query, description = "agency id"),
+        ("type" = Option<schema::StatementType>, Query, description = "exact statement type"),
+        ("channel" = Option<schema::Channel>, Query, description = "G2C, G2B or G2G"),
+        ("since" = Option<schema::UtcTime>, Query, description = "RFC 3339 UTC, inclusive, sequencing time"),
+        ("until" = Option<schema::UtcTime>, Query, description = "RFC 3339 UTC, exclusive, sequencing time"),
+        ("cursor" = Option<schema::Cursor>, Query, description = "from a previous page"),
+        ("limit" = Option<u16>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),
+    responses((status = 200, description = "a page of entries", body = SearchResponse),
+        (status = 400, description = "`bad_request`: a malformed parameter", body = ErrorBody),
+        (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
 async fn search(State(s): State<AppState>, uri: Uri) -> ApiResult<Json<SearchResponse>> {
     let q: SearchQuery = query(&uri)?;
     let agency = q
@@ -1127,8 +1171,11 @@ fn latest(s: &AppState) -> Published {
 /// The receipt of an entry under the latest checkpoint (spec/api.md §4.4).
 #[utoipa::path(get, path = "/v1/receipts/{index}", tag = "read",
     params(("index" = u64, Path, description = "entry index")),
-    responses((status = 200, description = "receipt text (spec/receipts.md)", content_type = "text/plain", body = String),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "receipt text (spec/receipts.md)", content_type = "text/plain", body = String,
+            headers(("Cache-Control" = String, description = "`no-cache`"))),
+        (status = 400, description = "`bad_request`: not a decimal index", body = ErrorBody),
+        (status = 404, description = "`not_found`: no checkpoint covers the entry (yet)", body = ErrorBody),
+        (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
 async fn receipt(
     State(s): State<AppState>,
     index: Result<Path<String>, PathRejection>,
@@ -1146,9 +1193,12 @@ async fn receipt(
 
 /// An inclusion proof (spec/api.md §4.5).
 #[utoipa::path(get, path = "/v1/proofs/inclusion", tag = "proofs",
-    params(("index" = String, Query, description = "leaf index"),
-        ("size" = Option<String>, Query, description = "tree size; default: the latest checkpoint's")),
-    responses((status = 200, body = InclusionView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("index" = u64, Query, description = "leaf index, below `size`"),
+        ("size" = Option<u64>, Query, minimum = 1, description = "tree size; default: the latest checkpoint's")),
+    responses((status = 200, description = "the RFC 9162 inclusion proof", body = InclusionView),
+        (status = 400, description = "`bad_request`: a missing or malformed number, or `index` not below `size`", body = ErrorBody),
+        (status = 404, description = "`not_found`: `size` is above the latest checkpoint's", body = ErrorBody),
+        (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
 async fn inclusion(State(s): State<AppState>, uri: Uri) -> ApiResult<Json<InclusionView>> {
     let q: InclusionQuery = query(&uri)?;
     let index = number(
@@ -1192,9 +1242,12 @@ async fn inclusion(State(s): State<AppState>, uri: Uri) -> ApiResult<Json<Inclus
 
 /// A consistency proof (spec/api.md §4.5).
 #[utoipa::path(get, path = "/v1/proofs/consistency", tag = "proofs",
-    params(("from" = String, Query, description = "old size, at least 1"),
-        ("to" = Option<String>, Query, description = "new size; default: the latest checkpoint's")),
-    responses((status = 200, body = ConsistencyView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("from" = u64, Query, minimum = 1, description = "old size, at least 1"),
+        ("to" = Option<u64>, Query, minimum = 1, description = "new size, at least `from`; default: the latest checkpoint's")),
+    responses((status = 200, description = "the RFC 9162 consistency proof", body = ConsistencyView),
+        (status = 400, description = "`bad_request`: a missing or malformed number, or not `0 < from <= to`", body = ErrorBody),
+        (status = 404, description = "`not_found`: `to` is above the latest checkpoint's", body = ErrorBody),
+        (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
 async fn consistency(State(s): State<AppState>, uri: Uri) -> ApiResult<Json<ConsistencyView>> {
     let q: ConsistencyQuery = query(&uri)?;
     let from = number(
@@ -1263,7 +1316,7 @@ fn agency_list(s: &AppState) -> Agencies {
 
 /// Every agency, with its key history (spec/api.md §4.7).
 #[utoipa::path(get, path = "/v1/agencies", tag = "read",
-    responses((status = 200, body = AgenciesResponse)))]
+    responses((status = 200, description = "every agency", body = AgenciesResponse)))]
 async fn agencies(State(s): State<AppState>) -> Json<AgenciesResponse> {
     let list = agency_list(&s);
     Json(AgenciesResponse {
@@ -1274,7 +1327,9 @@ async fn agencies(State(s): State<AppState>) -> Json<AgenciesResponse> {
 /// One agency, with its key history (spec/api.md §4.7).
 #[utoipa::path(get, path = "/v1/agencies/{id}", tag = "read",
     params(("id" = String, Path, description = "agency id")),
-    responses((status = 200, body = AgencyView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "the agency", body = AgencyView),
+        (status = 400, description = "`bad_request`: the path does not decode as UTF-8", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such agency", body = ErrorBody)))]
 async fn agency(
     State(s): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -1290,7 +1345,10 @@ async fn agency(
 /// The private payload stored with an entry (spec/api.md §4.6).
 #[utoipa::path(get, path = "/v1/payloads/{index}", tag = "read",
     params(("index" = u64, Path, description = "entry index")),
-    responses((status = 200, body = PayloadView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "the payload and its salt", body = PayloadView),
+        (status = 400, description = "`bad_request`: not a decimal index", body = ErrorBody),
+        (status = 404, description = "`not_found`: no payload is stored for the entry, or payloads are not served", body = ErrorBody),
+        (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
 async fn payload(
     State(s): State<AppState>,
     index: Result<Path<String>, PathRejection>,
@@ -1312,7 +1370,8 @@ async fn payload(
 }
 
 /// The log's public parameters (spec/api.md §4.1).
-#[utoipa::path(get, path = "/v1/log", tag = "read", responses((status = 200, body = LogView)))]
+#[utoipa::path(get, path = "/v1/log", tag = "read",
+    responses((status = 200, description = "the log's parameters", body = LogView)))]
 async fn log_params(State(s): State<AppState>) -> Json<LogView> {
     Json(LogView {
         origin: s.params.origin.clone(),
@@ -1325,7 +1384,8 @@ async fn log_params(State(s): State<AppState>) -> Json<LogView> {
 
 /// Health (spec/api.md §5).
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, body = HealthView), (status = 503, body = ErrorBody)))]
+    responses((status = 200, description = "the store answers", body = HealthView),
+        (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
 async fn healthz(State(s): State<AppState>) -> ApiResult<Json<HealthView>> {
     let size = s.db.size()?;
     Ok(Json(HealthView {
@@ -1337,7 +1397,7 @@ async fn healthz(State(s): State<AppState>) -> ApiResult<Json<HealthView>> {
 
 /// Prometheus metrics (spec/api.md §5).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "OpenMetrics text", content_type = "text/plain", body = String)))]
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
 async fn metrics_text(State(s): State<AppState>) -> Response {
     s.metrics.queue_depth.set(s.sequencer.queue_depth() as i64);
     if let Some(t) = latest(&s).signed_at {
@@ -1355,6 +1415,351 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
         s.metrics.encode(),
     )
         .into_response()
+}
+
+/// Schemas for the strings of the API (spec/api.md §1): hashes, base64, ids,
+/// times and codes. Fields refer to them with `#[schema(value_type = ...)]`, so
+/// that the document states their exact form, and a fuzzer that reads it sends
+/// well-formed values as well as malformed ones.
+mod schema {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
+    use utoipa::openapi::{RefOr, SchemaFormat};
+
+    /// Declares an uninhabited type whose only use is its string schema: a
+    /// pattern, or a closed list of values.
+    macro_rules! string_schema {
+        ($(#[doc = $doc:literal])+ $name:ident, pattern = $pattern:literal $(, max_length = $max:literal)? $(, format = $format:expr)?) => {
+            $(#[doc = $doc])+
+            pub enum $name {}
+            impl utoipa::PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some(concat!($($doc),+).trim()))
+                        .pattern(Some($pattern))
+                        $(.max_length(Some($max)))?
+                        $(.format(Some($format)))?
+                        .into()
+                }
+            }
+            impl utoipa::ToSchema for $name {}
+        };
+        ($(#[doc = $doc:literal])+ $name:ident, values = $values:expr) => {
+            $(#[doc = $doc])+
+            pub enum $name {}
+            impl utoipa::PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some(concat!($($doc),+).trim()))
+                        .enum_values(Some($values.iter().copied()))
+                        .into()
+                }
+            }
+            impl utoipa::ToSchema for $name {}
+        };
+    }
+
+    string_schema!(
+        /// 32 bytes (a SHA-256 hash or a payload salt), lowercase hex.
+        Hex32,
+        pattern = "^[0-9a-f]{64}$"
+    );
+    string_schema!(
+        /// Bytes, canonical standard base64 with padding (RFC 4648 §4).
+        Base64,
+        pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$"
+    );
+    string_schema!(
+        /// A 64-byte Ed25519 signature, canonical base64.
+        Signature,
+        pattern = "^[A-Za-z0-9+/]{85}[AQgw]==$"
+    );
+    string_schema!(
+        /// A 32-byte Ed25519 public key, canonical base64.
+        PublicKey,
+        pattern = "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"
+    );
+    string_schema!(
+        /// An agency id (entry.md §1): 1-64 of a-z, 0-9, '.', '-', starting and ending
+        /// with a letter or digit.
+        AgencyId,
+        pattern = "^[a-z0-9](?:[a-z0-9.-]{0,62}[a-z0-9])?$"
+    );
+    string_schema!(
+        /// A statement type (entry.md §1): 2-8 dot-separated segments of a-z, 0-9,
+        /// '_', the first one decision, service, transfer or registry.
+        StatementType,
+        pattern = "^(?:decision|service|transfer|registry)(?:\\.[a-z0-9_]+){1,7}$",
+        max_length = 128
+    );
+    string_schema!(
+        /// A submission id (entry.md §1): 1-128 of A-Z, a-z, 0-9, '.', '_', ':', '/', '-'.
+        SubmissionId,
+        pattern = "^[A-Za-z0-9._:/-]{1,128}$"
+    );
+    string_schema!(
+        /// A delivery channel.
+        Channel,
+        values = ["G2C", "G2B", "G2G"]
+    );
+    string_schema!(
+        /// An RFC 3339 time in UTC, with a `Z`.
+        UtcTime,
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z$",
+        max_length = 40,
+        format = SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)
+    );
+    string_schema!(
+        /// Where the next page of a search starts: an entry index, decimal.
+        Cursor,
+        pattern = "^(?:0|[1-9][0-9]{0,18})$"
+    );
+    string_schema!(
+        /// `checkpoint`: wait for a checkpoint that covers the appended entries, and
+        /// answer with receipts (spec/api.md §3.1).
+        Wait,
+        values = ["checkpoint"]
+    );
+    string_schema!(
+        /// A tile index below 1000 in the tlog-tiles path encoding: three digits.
+        TileIndex,
+        pattern = "^[0-9]{3}$"
+    );
+    string_schema!(
+        /// A stable error code (spec/api.md §1.1).
+        ErrorCode,
+        values = super::ERROR_CODES
+    );
+
+    /// One entry of a batch (spec/api.md §3.2): the fields of an append request.
+    /// A batch whose entries do not have this shape is refused as a whole (400);
+    /// the fields' contents are checked entry by entry, and a malformed one gets
+    /// an error in its result while the others are appended.
+    pub enum BatchEntry {}
+
+    impl utoipa::PartialSchema for BatchEntry {
+        fn schema() -> RefOr<Schema> {
+            let string = |what: &str| {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(what))
+            };
+            let optional = |what: &str| {
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .description(Some(what))
+            };
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(
+                    "One entry of a batch: the fields of AppendRequest. Their contents are \
+                     checked entry by entry: a malformed one gets an error in its result.",
+                ))
+                .property("statement", string("base64 of the exact statement bytes"))
+                .required("statement")
+                .property(
+                    "signature",
+                    string("base64 of the 64-byte Ed25519 signature"),
+                )
+                .required("signature")
+                .property("payload", optional("base64 of the private payload"))
+                .property("salt", optional("hex of the payload's 32-byte salt"))
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .into()
+        }
+    }
+
+    impl utoipa::ToSchema for BatchEntry {}
+}
+
+/// Every error code the API answers with, as listed in spec/api.md §1.1.
+const ERROR_CODES: [&str; 18] = [
+    "bad_request",
+    "bad_json",
+    "bad_encoding",
+    "bad_statement",
+    "bad_payload",
+    "bad_signature",
+    "unknown_agency",
+    "key_not_active",
+    "not_found",
+    "method_not_allowed",
+    "request_timeout",
+    "conflict",
+    "too_large",
+    "wrong_origin",
+    "registry_rule",
+    "queue_full",
+    "unavailable",
+    "internal",
+];
+
+/// An error response, for the document.
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+}
+
+/// Adds to the document what is not in the handlers' annotations: the C2SP
+/// tile paths (spec/api.md §2; one handler serves them all) and the 408 that
+/// the request time limit (spec/api.md §1.1) can answer on every route.
+struct Extras;
+
+impl utoipa::Modify for Extras {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{
+            HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+        };
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{ContentBuilder, HeaderBuilder, Required, ResponseBuilder};
+
+        let integer = |min: u64, max: u64| {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(min as f64))
+                .maximum(Some(max as f64))
+                .build()
+        };
+        let level = ParameterBuilder::new()
+            .name("L")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .description(Some("the tile level"))
+            .schema(Some(integer(
+                0,
+                u64::from(ledger_core::tile::MAX_TILE_LEVEL),
+            )))
+            .build();
+        let index = ParameterBuilder::new()
+            .name("N")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .description(Some(
+                "the tile index below 1000, three digits. Larger indexes take more \
+                 path segments (`x001/x234/067`, c2sp.org/tlog-tiles), which a path \
+                 template cannot express; they are served the same way. The path must \
+                 be sent in canonical form, without percent-encoding.",
+            ))
+            .schema(Some(utoipa::openapi::Ref::from_schema_name("TileIndex")))
+            .build();
+        let width = ParameterBuilder::new()
+            .name("W")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .description(Some("the width of a partial tile"))
+            .schema(Some(integer(1, 255)))
+            .build();
+        let cache = |value: &str| {
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(value))
+                .build()
+        };
+        let found = |what: &str, cache_control: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/octet-stream",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .build(),
+                )
+                .header("Cache-Control", cache(cache_control))
+                .build()
+        };
+        let tiles = [
+            (
+                "/tile/{L}/{N}",
+                "A full hash tile: 256 hashes of 32 bytes (c2sp.org/tlog-tiles).",
+                false,
+                true,
+            ),
+            (
+                "/tile/{L}/{N}.p/{W}",
+                "A partial hash tile of `W` hashes (c2sp.org/tlog-tiles).",
+                true,
+                true,
+            ),
+            (
+                "/tile/entries/{N}",
+                "A full entry bundle: 256 entries, each a big-endian u16 length and the entry (c2sp.org/tlog-tiles).",
+                false,
+                false,
+            ),
+            (
+                "/tile/entries/{N}.p/{W}",
+                "A partial entry bundle of `W` entries (c2sp.org/tlog-tiles).",
+                true,
+                false,
+            ),
+        ];
+        for (path, summary, partial, hashes) in tiles {
+            let mut params = Vec::new();
+            if hashes {
+                params.push(level.clone());
+            }
+            params.push(index.clone());
+            if partial {
+                params.push(width.clone());
+            }
+            let ok = if partial {
+                found(summary, "`public, max-age=5`")
+            } else {
+                found(summary, "`public, max-age=31536000, immutable`")
+            };
+            let operation = OperationBuilder::new()
+                .tag("c2sp")
+                .summary(Some(summary))
+                .operation_id(Some(format!(
+                    "tile_{}{}",
+                    if hashes { "hashes" } else { "entries" },
+                    if partial { "_partial" } else { "" }
+                )))
+                .parameters(Some(params))
+                .response("200", ok)
+                .response(
+                    "404",
+                    error_response(
+                        "`not_found`: not a canonical tile path, or not in the log (yet)",
+                    ),
+                )
+                .response("503", error_response("`unavailable`: storage failed"));
+            doc.paths
+                .paths
+                .insert(path.to_owned(), PathItem::new(HttpMethod::Get, operation));
+        }
+
+        for operation in doc.paths.paths.values_mut().flat_map(|item| {
+            [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ]
+            .into_iter()
+            .flatten()
+        }) {
+            operation.responses.responses.insert(
+                "408".to_owned(),
+                error_response(
+                    "`request_timeout`: the request took longer than the request time limit",
+                )
+                .into(),
+            );
+        }
+    }
 }
 
 /// The OpenAPI document of this API.
@@ -1378,9 +1783,25 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
         payload,
         log_params,
         healthz,
-        metrics_text
+        metrics_text,
+        openapi
     ),
+    modifiers(&Extras),
     components(schemas(
+        schema::Hex32,
+        schema::Base64,
+        schema::Signature,
+        schema::PublicKey,
+        schema::AgencyId,
+        schema::StatementType,
+        schema::SubmissionId,
+        schema::Channel,
+        schema::UtcTime,
+        schema::Cursor,
+        schema::Wait,
+        schema::TileIndex,
+        schema::ErrorCode,
+        schema::BatchEntry,
         ErrorBody,
         ErrorDetail,
         AppendRequest,
@@ -1404,10 +1825,201 @@ pub struct ApiDoc;
 
 /// The OpenAPI document (spec/api.md).
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3.1 JSON")))]
+    responses((status = 200, description = "OpenAPI 3.1 JSON", content_type = "application/json", body = Object)))]
 async fn openapi() -> Response {
     match ApiDoc::openapi().to_json() {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use utoipa::openapi::path::Operation;
+    use utoipa::openapi::{RefOr, Response};
+
+    use super::*;
+
+    /// The codes in the error table of spec/api.md §1.1.
+    fn spec_codes() -> BTreeSet<String> {
+        let spec = include_str!("../../spec/api.md");
+        let start = spec.find("### 1.1 Errors").expect("spec/api.md has §1.1");
+        let section = &spec[start..];
+        let end = section[4..].find("\n### ").map_or(section.len(), |e| e + 4);
+        section[..end]
+            .lines()
+            .filter_map(|l| l.strip_prefix("| "))
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            .filter_map(|l| l.split('|').nth(1))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+            .collect()
+    }
+
+    fn operations(doc: &utoipa::openapi::OpenApi) -> Vec<(String, &Operation)> {
+        doc.paths
+            .paths
+            .iter()
+            .flat_map(|(path, item)| {
+                [&item.get, &item.post]
+                    .into_iter()
+                    .flatten()
+                    .map(move |op| (path.clone(), op))
+            })
+            .collect()
+    }
+
+    fn response<'a>(op: &'a Operation, status: &str) -> Option<&'a Response> {
+        match op.responses.responses.get(status)? {
+            RefOr::T(r) => Some(r),
+            RefOr::Ref(_) => None,
+        }
+    }
+
+    #[test]
+    fn error_codes_are_the_spec_table() {
+        let ours: BTreeSet<String> = ERROR_CODES.iter().map(|c| (*c).to_owned()).collect();
+        assert_eq!(ours, spec_codes());
+    }
+
+    #[test]
+    fn every_error_response_is_a_json_error_body() {
+        let doc = ApiDoc::openapi();
+        let ops = operations(&doc);
+        assert!(ops.len() >= 18, "{} operations", ops.len());
+        for (path, op) in ops {
+            assert!(
+                response(op, "408").is_some(),
+                "{path}: no 408 (request time limit)"
+            );
+            for (status, r) in &op.responses.responses {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let RefOr::T(r) = r else {
+                    panic!("{path} {status}: a reference")
+                };
+                let schema = r
+                    .content
+                    .get("application/json")
+                    .and_then(|c| c.schema.as_ref());
+                assert!(
+                    matches!(schema, Some(RefOr::Ref(s)) if s.ref_location == "#/components/schemas/ErrorBody"),
+                    "{path} {status}: not an ErrorBody"
+                );
+                assert_eq!(r.content.len(), 1, "{path} {status}");
+            }
+        }
+    }
+
+    #[test]
+    fn content_types_are_the_served_ones() {
+        let doc = ApiDoc::openapi();
+        let content_type = |path: &str| {
+            let op = doc.paths.paths[path].get.as_ref().expect(path);
+            let ok = response(op, "200").expect(path);
+            ok.content.keys().cloned().collect::<Vec<_>>()
+        };
+        for tile in [
+            "/tile/{L}/{N}",
+            "/tile/{L}/{N}.p/{W}",
+            "/tile/entries/{N}",
+            "/tile/entries/{N}.p/{W}",
+        ] {
+            assert_eq!(content_type(tile), ["application/octet-stream"], "{tile}");
+        }
+        assert_eq!(content_type("/checkpoint"), ["text/plain"]);
+        assert_eq!(content_type("/v1/receipts/{index}"), ["text/plain"]);
+        assert_eq!(content_type("/metrics"), ["application/openmetrics-text"]);
+        assert_eq!(content_type("/v1/entries/{index}"), ["application/json"]);
+    }
+
+    /// A node on an in-memory store that holds only its genesis entry.
+    fn genesis_node() -> crate::node::Node {
+        use ed25519_dalek::SigningKey;
+        use ledger_core::checkpoint::Origin;
+        use ledger_core::note::Ed25519Signer;
+
+        let origin = Origin::new("test.egov-ledger.example/api").expect("origin");
+        let signer = Ed25519Signer::new(origin.key_name(), SigningKey::from_bytes(&[1; 32]));
+        let authority = SigningKey::from_bytes(&[2; 32]);
+        let genesis = format!(
+            r#"{{"v":1,"origin":"{}","agency":"registry","submission_id":"genesis","type":"registry.genesis","channel":"G2G","occurred_at":"2026-11-28T07:00:00Z","object":{{"authority_key":"{}","log_vkey":"{}"}}}}"#,
+            origin.as_str(),
+            STANDARD.encode(authority.verifying_key().as_bytes()),
+            signer.verifier().to_vkey()
+        )
+        .into_bytes();
+        let signature = ledger_core::entry::sign_statement(&authority, &genesis);
+        let store = Arc::new(crate::store::MemStore::new());
+        crate::init::write_genesis(
+            store.clone(),
+            &signer,
+            &origin,
+            authority.verifying_key(),
+            genesis,
+            signature,
+        )
+        .expect("genesis");
+        crate::node::Node::start_with(store, signer, crate::node::NodeConfig::default())
+            .expect("node")
+    }
+
+    #[tokio::test]
+    async fn tiles_are_served_only_at_their_canonical_path() {
+        use tower::ServiceExt as _;
+
+        let node = genesis_node();
+        let router = app(node.state.clone());
+        for (path, status) in [
+            ("/tile/entries/000.p/1", StatusCode::OK),
+            ("/tile/0/000.p/1", StatusCode::OK),
+            ("/tile/entries/000%2Ep%2F1", StatusCode::NOT_FOUND),
+            ("/tile/0/000.p%2F1", StatusCode::NOT_FOUND),
+            ("/tile/0/%30%30%30.p/1", StatusCode::NOT_FOUND),
+            ("/tile/0/000.p/1/", StatusCode::NOT_FOUND),
+            ("/tile/0/000.p/01", StatusCode::NOT_FOUND),
+            ("/tile/%FF/000.p/1", StatusCode::NOT_FOUND),
+            ("/tile/0/000", StatusCode::NOT_FOUND),
+        ] {
+            let request = Request::get(path)
+                .body(axum::body::Body::empty())
+                .expect(path);
+            let response = router.clone().oneshot(request).await.expect(path);
+            assert_eq!(response.status(), status, "{path}");
+            let content_type = response.headers()[header::CONTENT_TYPE].clone();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .expect(path);
+            if status == StatusCode::OK {
+                assert_eq!(content_type, "application/octet-stream", "{path}");
+                assert!(!body.is_empty(), "{path}");
+            } else {
+                let e: ErrorBody = serde_json::from_slice(&body).expect(path);
+                assert_eq!(e.error.code, "not_found", "{path}");
+            }
+        }
+        // The router's handle to the sequencer goes first, or the sequencer waits for it.
+        drop(router);
+        node.shutdown(Duration::from_secs(1)).await;
+    }
+
+    #[test]
+    fn every_referenced_schema_is_defined() {
+        let doc = ApiDoc::openapi();
+        let json = doc.to_json().expect("serializes");
+        let defined: BTreeSet<String> = doc
+            .components
+            .as_ref()
+            .expect("components")
+            .schemas
+            .keys()
+            .cloned()
+            .collect();
+        for piece in json.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().unwrap_or_default();
+            assert!(defined.contains(name), "{name} is referenced, not defined");
+        }
     }
 }
