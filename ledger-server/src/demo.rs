@@ -308,8 +308,9 @@ pub fn guide(node: &Node, data: &Path, url: &str) -> String {
 The demo ledger is running at {url} (data: {data}, {size} entries).\n\
 \n\
   origin:        {origin}\n\
-  verifier key:  {vkey}   (also in {data}/log.vkey)\n\
-  authority key: {auth}   (also in {data}/authority.pub)\n\
+  verifier key:  {vkey}\n\
+  authority key: {auth}\n\
+  (also in the files {data}/log.vkey and {data}/authority.pub)\n\
 \n\
 Look around:\n\
   curl {url}/checkpoint\n\
