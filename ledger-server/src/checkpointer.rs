@@ -14,6 +14,7 @@ use ledger_core::TreeSize;
 use ledger_core::checkpoint::{Checkpoint, Origin, sign_checkpoint};
 use ledger_core::hash::Hash;
 use ledger_core::note::Ed25519Signer;
+use ledger_core::tree::tree_hash;
 use tokio::sync::watch;
 
 use crate::cpfile::CheckpointFile;
@@ -79,6 +80,26 @@ pub async fn run(
         );
         let (db2, note2, file2) = (db.clone(), note.clone(), file.clone());
         let stored = tokio::task::spawn_blocking(move || {
+            // Never persist (and so never publish) a checkpoint of a tree the
+            // store does not hold: recompute its root from the stored tiles.
+            let size = db2.size().map_err(|e| e.to_string())?;
+            let root = if size >= c.size {
+                tree_hash(TreeSize(c.size), &db2.hash_reader()).map_err(|e| e.to_string())?
+            } else {
+                Hash::default()
+            };
+            if size < c.size || root != c.root {
+                return Err(format!(
+                    "refusing to sign size {} with root {}: the store holds {size} entries{}",
+                    c.size,
+                    c.root,
+                    if size >= c.size {
+                        format!(" and root {root} at that size")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
             let mut b = Batch::new();
             b.put(Cf::Meta, META_CHECKPOINT, note2.clone());
             // After a failed write, the store must be reopened before it takes

@@ -7,9 +7,11 @@
 //! happily serve a smaller tree: a rollback that clients who saw the newer
 //! checkpoint can prove, but that the operator should never make. The
 //! checkpointer writes this file (atomically, synced) after the store has the
-//! checkpoint and before anyone can see it, so at startup the file is never newer
-//! than what was published and never older than what the store held before the
-//! crash, and [`crate::ledger::load`] refuses a store that does not reach it.
+//! checkpoint and before anyone can see it, so at startup the file is at least
+//! as new as every published checkpoint (it may be one step newer, if the
+//! process stopped between writing it and publishing, and one step older than
+//! the store's own checkpoint, if it stopped between the two writes), and
+//! [`crate::ledger::load`] refuses a store that does not reach it.
 
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
@@ -64,8 +66,9 @@ impl CheckpointFile {
     /// after a crash the file holds either the old note or the new one, whole.
     ///
     /// # Errors
-    /// If any step fails (the disk is full, the directory is read-only); the old
-    /// file is then unchanged.
+    /// If any step fails (the disk is full, the directory is read-only). The
+    /// file then holds the old note, or the new one if only the final directory
+    /// sync failed.
     pub fn write(&self, note: &[u8]) -> io::Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let tmp = self.path.with_extension("tmp");

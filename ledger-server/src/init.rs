@@ -147,6 +147,15 @@ pub fn genesis_statement(origin: &Origin, authority: &VerifyingKey, vkey: &str) 
 pub fn init(data: &Path, origin: &str, authority: Authority) -> Result<InitOutcome> {
     let origin = Origin::new(origin).map_err(|e| anyhow!("--origin: {e}"))?;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let published = crate::cpfile::CheckpointFile::new(data);
+    if published.path().exists() {
+        bail!(
+            "{} exists: {} held a ledger that published checkpoints; refusing to start a new \
+             history under the same log key (restore the old store from a backup instead)",
+            published.path().display(),
+            data.display()
+        );
+    }
     if db_dir(data).exists() {
         let store = RocksStore::open(&db_dir(data))?;
         if LedgerDb::new(Arc::new(store)).origin()?.is_some() {

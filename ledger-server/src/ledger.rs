@@ -34,6 +34,8 @@ pub const META_SIZE: &[u8] = b"size";
 pub const META_CHECKPOINT: &[u8] = b"checkpoint";
 /// The `meta` key of the origin.
 pub const META_ORIGIN: &[u8] = b"origin";
+/// The `meta` key present once `DATA/checkpoint` exists ([`crate::cpfile`]).
+pub const META_CHECKPOINT_FILE: &[u8] = b"checkpoint_file";
 
 /// The key of entry (or payload) `index`.
 pub fn index_key(index: u64) -> [u8; 8] {

@@ -35,6 +35,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
+use tokio::task::JoinSet;
 
 /// Connection limits (spec/api.md §1.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +64,8 @@ impl Default for HttpLimits {
 
 /// Serves `app` on `listener` until `shutdown` resolves. Then it stops
 /// accepting, closes idle connections, lets each busy one finish its current
-/// response, and returns once all are closed or `drain` has passed.
+/// response, and returns once all are closed, closing those still open after
+/// `drain`.
 ///
 /// Errors of single connections (a timeout, a reset, a malformed request) are
 /// logged at debug level; errors of `accept` (such as too many open files) are
@@ -90,7 +92,11 @@ pub async fn serve(
     tokio::pin!(shutdown);
     // Warn once each time the cap is reached, not for every waiting connection.
     let mut full = false;
+    // The connections' tasks, so that those still open after `drain` can be
+    // stopped: each holds the router, and through it the node's state.
+    let mut tasks = JoinSet::new();
     loop {
+        while tasks.try_join_next().is_some() {}
         let permit = match slots.clone().try_acquire_owned() {
             Ok(p) => {
                 full = false;
@@ -135,7 +141,7 @@ pub async fn serve(
             stop: stop_rx.clone(),
             _slot: permit,
         };
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             if let Err(e) = conn.run(stream).await {
                 tracing::debug!("connection from {peer}: {e}");
             }
@@ -149,11 +155,13 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!(
-            "{} connections still open after {} s; stopping anyway",
+            "{} connections still open after {} s; closing them",
             max - slots.available_permits(),
             drain.as_secs()
         );
     }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Accept errors that concern one connection only (it was gone before it was

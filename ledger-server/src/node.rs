@@ -27,10 +27,10 @@ use tokio::sync::watch;
 use crate::api::{AppState, Limits, LogParams};
 use crate::checkpointer::{self, Published};
 use crate::cpfile::CheckpointFile;
-use crate::ledger::LedgerDb;
+use crate::ledger::{LedgerDb, META_CHECKPOINT_FILE};
 use crate::metrics::Metrics;
 use crate::sequencer::{Core, Sequencer, SequencerConfig};
-use crate::store::{RocksStore, Storage};
+use crate::store::{Batch, Cf, RocksStore, Storage};
 
 /// The store's directory inside a data directory.
 pub fn db_dir(data: &Path) -> PathBuf {
@@ -220,16 +220,33 @@ impl Node {
             // The store reproduces the file's checkpoint (checked above); the
             // file now follows the store's newest one, which may be newer if the
             // process stopped between the two writes.
-            if published_copy.as_deref() != Some(&published.note[..]) {
-                if published_copy.is_none() {
-                    tracing::warn!(
-                        "{} is missing; writing it from the store's checkpoint (size {})",
-                        f.path().display(),
-                        published.size
+            if published_copy.is_none() {
+                // The store records that the file exists once it does: a file
+                // deleted later (to make a rolled-back store start) is refused.
+                if db.store().get(Cf::Meta, META_CHECKPOINT_FILE)?.is_some() {
+                    bail!(
+                        "{} is missing, but this ledger has one: it is the last published checkpoint, \
+                         which the store must reach (spec/durability.md §3-4). Put it back, or put there \
+                         the newest checkpoint of this log that a monitor or mirror has seen; refusing to start",
+                        f.path().display()
                     );
                 }
+                tracing::warn!(
+                    "{} is missing (a data directory from before it existed); writing it from the store's checkpoint (size {})",
+                    f.path().display(),
+                    published.size
+                );
+            }
+            if published_copy.as_deref() != Some(&published.note[..]) {
                 f.write(&published.note)
                     .with_context(|| format!("writing {}", f.path().display()))?;
+            }
+            if db.store().get(Cf::Meta, META_CHECKPOINT_FILE)?.is_none() {
+                let mut b = Batch::new();
+                b.put(Cf::Meta, META_CHECKPOINT_FILE, b"1".to_vec());
+                db.store()
+                    .write(b)
+                    .context("recording the checkpoint file")?;
             }
         }
         let authority = core.registry().authority_key().copied();
@@ -311,7 +328,7 @@ pub async fn serve(
     http: &crate::listener::HttpLimits,
 ) -> Result<()> {
     let app = crate::api::with_timeout(crate::api::app(node.state.clone()), timeout);
-    let drain = timeout + Duration::from_secs(5);
+    let drain = timeout.saturating_add(Duration::from_secs(5));
     crate::listener::serve(listener, app, http, shutdown_signal(), drain).await;
     tracing::info!("stopping: finishing queued appends and the last checkpoint");
     node.shutdown(Duration::from_secs(5)).await;

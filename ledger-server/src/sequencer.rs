@@ -134,6 +134,10 @@ pub struct Outcome {
     pub registry_changed: bool,
     /// How many entries were appended.
     pub appended: usize,
+    /// Whether the state was reloaded from the store (after a failed write)
+    /// before this batch; `committed` is then the store's tree, which may hold a
+    /// batch whose write reported failure (spec/durability.md §1.3).
+    pub reloaded: bool,
 }
 
 fn now_ms() -> u64 {
@@ -227,15 +231,22 @@ impl Core {
                 Ok(fresh) => *self = fresh,
                 Err(e) => {
                     tracing::error!("storage is still unavailable: {e}");
+                    // `self` is ahead of the store: report nothing new.
                     return Outcome {
                         results: subs.iter().map(|_| Err(AppendError::Unavailable)).collect(),
                         committed: self.committed(),
                         registry_changed: false,
                         appended: 0,
+                        reloaded: false,
                     };
                 }
             }
+            let mut out = self.process(subs, extra);
+            out.reloaded = true;
+            return out;
         }
+        // The stored tree, reported unchanged if this batch's write fails.
+        let before = self.committed();
         let mut results: Vec<Option<Result<Appended, AppendError>>> = vec![None; subs.len()];
         let mut first_of: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut dup_of: Vec<Option<usize>> = vec![None; subs.len()];
@@ -355,9 +366,13 @@ impl Core {
             batch.put(Cf::Meta, META_SIZE, end.to_be_bytes());
         }
 
-        // 6. One atomic, synced write.
+        // 6. One atomic, synced write. (`recover` first: a failed checkpoint
+        // write leaves the store refusing writes until it is reopened; the
+        // in-memory state is the stored one, since every sequencer write so far
+        // succeeded.)
+        let store = self.db.store();
         if !batch.is_empty()
-            && let Err(e) = self.db.store().write(batch)
+            && let Err(e) = store.recover().and_then(|()| store.write(batch))
         {
             tracing::error!("commit of {} entries failed: {e}", end - start);
             self.in_sync = false;
@@ -366,16 +381,14 @@ impl Core {
             }
             // The registry and tiles are ahead of storage; reload before the next
             // batch. Until then, report the last stored state.
-            let committed = Committed {
-                size: start,
-                root: Hash::default(),
-            };
+            let committed = before;
             let results = finish(results, &dup_of, &subs);
             return Outcome {
                 results,
                 committed,
                 registry_changed: false,
                 appended: 0,
+                reloaded: false,
             };
         }
         Outcome {
@@ -383,6 +396,7 @@ impl Core {
             committed: self.committed(),
             registry_changed,
             appended: applied_at.len(),
+            reloaded: false,
         }
     }
 
@@ -552,13 +566,20 @@ impl Sequencer {
                     let out = core.process(subs, Batch::new());
                     // Rejections are counted by the API layer, which answers them.
                     metrics.observe_batch(n, out.appended, started.elapsed());
-                    if out.appended > 0 {
+                    // The tree can also grow without appends here: after a failed
+                    // write the sequencer reloads from the store, which may hold
+                    // the batch whose write reported failure (spec/durability.md
+                    // §1.3); announce it all the same, so that it is checkpointed.
+                    // Never from a failed batch: its `committed` is not stored.
+                    let grew = out.appended > 0
+                        || (out.reloaded && out.committed.size != committed.borrow().size);
+                    if grew {
                         committed.send_replace(out.committed);
                         metrics.tree_size.set(out.committed.size as i64);
                     }
                     // Agency records carry entry counts and chain heads: refresh
                     // them after every commit (there are few agencies).
-                    if (out.appended > 0 || out.registry_changed)
+                    if (grew || out.registry_changed)
                         && let Ok(mut a) = agencies.write()
                     {
                         *a = core.agencies();

@@ -158,15 +158,19 @@ const MEMTABLE_BUDGET: usize = 64 << 20;
 /// The block cache shared by all column families.
 const BLOCK_CACHE: usize = 32 << 20;
 
-/// How long after a failed write (or a failed reopen) the store waits before it
-/// reopens RocksDB to try again.
+/// How long after a failed write the store waits before it reopens RocksDB to
+/// try again; each failed reopen doubles the wait, up to [`REOPEN_MAX`], so that
+/// a disk that stays full is not reopened (log replay, cold cache, reads held)
+/// every second.
 const REOPEN_AFTER: Duration = Duration::from_secs(1);
+/// The longest wait between two reopens.
+const REOPEN_MAX: Duration = Duration::from_secs(30);
 
 /// The RocksDB store: one directory, one column family per [`Cf`].
 ///
 /// RocksDB keeps an instance whose log write failed (a full or read-only disk)
 /// read-only for good. So after a failed write, writes are refused until
-/// [`Storage::recover`] (at most once per [`REOPEN_AFTER`]) closes and reopens
+/// [`Storage::recover`] (after [`REOPEN_AFTER`], backing off) closes and reopens
 /// the database, which recovers it from its synced log exactly as a restart
 /// would (spec/durability.md §1): once space returns, appends work again without
 /// a restart. Reads go on throughout, except during the reopen itself; if the
@@ -174,9 +178,24 @@ const REOPEN_AFTER: Duration = Duration::from_secs(1);
 pub struct RocksStore {
     dir: PathBuf,
     db: RwLock<Option<DB>>,
-    /// When a write failed and the instance may be stuck read-only: the earliest
-    /// moment to reopen.
-    reopen_at: Mutex<Option<Instant>>,
+    /// After a failed write, while the instance may be stuck read-only.
+    reopen: Mutex<Reopen>,
+}
+
+/// When to reopen the store after failed writes.
+struct Reopen {
+    /// The earliest moment to reopen, if a write failed since the last reopen.
+    at: Option<Instant>,
+    /// The wait before the next reopen: doubled by every failure, reset by a
+    /// successful write.
+    wait: Duration,
+}
+
+impl Reopen {
+    fn failed(&mut self) {
+        self.at = Some(Instant::now() + self.wait);
+        self.wait = (self.wait * 2).min(REOPEN_MAX);
+    }
 }
 
 impl RocksStore {
@@ -190,7 +209,10 @@ impl RocksStore {
         Ok(RocksStore {
             dir: dir.to_owned(),
             db: RwLock::new(Some(db)),
-            reopen_at: Mutex::new(None),
+            reopen: Mutex::new(Reopen {
+                at: None,
+                wait: REOPEN_AFTER,
+            }),
         })
     }
 
@@ -344,8 +366,8 @@ impl RocksStore {
 
 impl Storage for RocksStore {
     fn recover(&self) -> Result<(), StoreError> {
-        let mut reopen_at = self.reopen_at.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(at) = *reopen_at else {
+        let mut reopen = self.reopen.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(at) = reopen.at else {
             return Ok(());
         };
         if Instant::now() < at {
@@ -355,11 +377,11 @@ impl Storage for RocksStore {
         }
         match self.reopen() {
             Ok(()) => {
-                *reopen_at = None;
+                reopen.at = None;
                 Ok(())
             }
             Err(e) => {
-                *reopen_at = Some(Instant::now() + REOPEN_AFTER);
+                reopen.failed();
                 Err(e)
             }
         }
@@ -397,12 +419,13 @@ impl Storage for RocksStore {
     }
 
     fn write(&self, batch: Batch) -> Result<(), StoreError> {
-        let mut reopen_at = self.reopen_at.lock().unwrap_or_else(|p| p.into_inner());
-        if reopen_at.is_some() {
-            // Only `recover` (the sequencer, before it reloads its state) may
-            // reopen: the reopened store can hold a batch whose write reported
-            // failure (its log record was written, its sync failed), and the
-            // sequencer must see it before it writes again.
+        let mut reopen = self.reopen.lock().unwrap_or_else(|p| p.into_inner());
+        if reopen.at.is_some() {
+            // Only `recover` reopens, and every writer calls it first. The
+            // reopened store can hold a batch whose write reported failure (its
+            // log record was written, its sync failed); the sequencer, whose
+            // write that was, reloads its state after `recover` and before it
+            // writes again.
             return Err(StoreError::Unavailable(
                 "a write failed; the store is reopened before the next one".into(),
             ));
@@ -417,8 +440,9 @@ impl Storage for RocksStore {
             db.write_opt(wb, &wo)?;
             Ok(())
         });
-        if result.is_err() {
-            *reopen_at = Some(Instant::now() + REOPEN_AFTER);
+        match result {
+            Ok(()) => reopen.wait = REOPEN_AFTER,
+            Err(_) => reopen.failed(),
         }
         result
     }

@@ -251,6 +251,26 @@ fn an_older_copy_of_the_store_is_refused() {
         err.contains("1003") && err.contains("only 502 entries are stored"),
         "{err}"
     );
+
+    // Deleting the published checkpoint copy does not make it start.
+    fs::remove_file(data.join("checkpoint")).unwrap();
+    let err = expect_refused(&data);
+    assert!(
+        err.contains("checkpoint is missing") && err.contains("refusing to start"),
+        "{err}"
+    );
+    // Nor does starting a new history under the same log key.
+    fs::remove_dir_all(data.join("db")).unwrap();
+    fs::write(data.join("checkpoint"), b"").unwrap();
+    let out = Command::new(binary("ledger-server"))
+        .args(["init", "--data", data.to_str().unwrap(), "--origin", ORIGIN])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("refusing to start a new history"),
+        "{err}"
+    );
 }
 
 /// A tmpfs of `mb` MiB mounted on `dir` for the life of the value (needs root
