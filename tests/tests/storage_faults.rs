@@ -63,6 +63,34 @@ fn get(url: &str) -> (u16, Vec<u8>) {
     (r.status().as_u16(), r.bytes().unwrap().to_vec())
 }
 
+/// The size of the checkpoint `server` publishes (it must answer 200).
+fn published(server: &Server) -> u64 {
+    let (status, note) = get(&format!("{}/checkpoint", server.url));
+    assert_eq!(status, 200, "GET /checkpoint");
+    checkpoint_size(&note)
+}
+
+/// A fresh ledger in a temporary directory, served, with `count` entries
+/// appended in batches of `batch` (plus genesis and the load agency's
+/// registration).
+fn ledger_with(count: u32, batch: u32) -> (tempfile::TempDir, PathBuf, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ledger");
+    init(&data);
+    let server = serve(&data, dir.path());
+    load(&server, &data, count, batch);
+    (dir, data, server)
+}
+
+/// A copy of the data directory `data` named `name`, damaged by `damage`
+/// (given the copy's RocksDB directory); the refusal text of starting it.
+fn refused_copy(data: &Path, name: &str, damage: impl FnOnce(&Path)) -> String {
+    let copy = data.with_file_name(name);
+    copy_dir(data, &copy);
+    damage(&copy.join("db"));
+    expect_refused(&copy)
+}
+
 fn checkpoint_size(note: &[u8]) -> u64 {
     let text = std::str::from_utf8(note).unwrap();
     text.lines().nth(1).unwrap().parse().unwrap()
@@ -142,72 +170,54 @@ fn truncate_to(file: &Path, len: u64) {
 
 #[test]
 fn damaged_table_files_refuse_startup() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("ledger");
-    init(&data);
-    let server = serve(&data, dir.path());
-    load(&server, &data, 3000, 100);
+    let (dir, data, server) = ledger_with(3000, 100);
     server.stop();
     // `stats` flushes every column family into table (.sst) files.
     run_ok(Command::new(binary("ledger-server")).args(["stats", "--data", data.to_str().unwrap()]));
+    let largest_sst = |db: &Path| files_with_ext(db, "sst")[0].clone();
     assert!(
         !files_with_ext(&data.join("db"), "sst").is_empty(),
         "no table files after stats"
     );
 
     // Edited bytes in the middle of the largest table file (the entries).
-    let edited = dir.path().join("edited");
-    copy_dir(&data, &edited);
-    flip_middle(&files_with_ext(&edited.join("db"), "sst")[0], 64);
-    let err = expect_refused(&edited);
+    let err = refused_copy(&data, "edited", |db| flip_middle(&largest_sst(db), 64));
     assert!(
         err.contains("refusing to start") && err.to_lowercase().contains("corrupt"),
         "{err}"
     );
 
     // The largest table file cut in half.
-    let cut = dir.path().join("cut");
-    copy_dir(&data, &cut);
-    let sst = &files_with_ext(&cut.join("db"), "sst")[0];
-    truncate_to(sst, fs::metadata(sst).unwrap().len() / 2);
-    let err = expect_refused(&cut);
+    let err = refused_copy(&data, "cut", |db| {
+        let sst = largest_sst(db);
+        truncate_to(&sst, fs::metadata(&sst).unwrap().len() / 2);
+    });
     assert!(err.contains("refusing to start"), "{err}");
 
     // The untouched original still starts: the refusals above were the damage.
     let server = serve(&data, dir.path());
-    let (s, note) = get(&format!("{}/checkpoint", server.url));
-    assert_eq!(s, 200);
-    assert_eq!(checkpoint_size(&note), 3002);
+    assert_eq!(published(&server), 3002);
     server.stop();
 }
 
 #[test]
 fn damaged_write_ahead_log_refuses_startup() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("ledger");
-    init(&data);
-    let server = serve(&data, dir.path());
-    load(&server, &data, 2000, 100);
-    let (_, note) = get(&format!("{}/checkpoint", server.url));
-    assert_eq!(checkpoint_size(&note), 2002);
+    let (dir, data, server) = ledger_with(2000, 100);
+    assert_eq!(published(&server), 2002);
     // kill -9: nothing is flushed, every entry is only in the write-ahead log.
     server.kill9();
-    let wal = |d: &Path| files_with_ext(&d.join("db"), "log")[0].clone();
+    let wal = |db: &Path| files_with_ext(db, "log")[0].clone();
 
     // Bytes edited in the middle of the log: not a crash's torn tail.
-    let edited = dir.path().join("edited");
-    copy_dir(&data, &edited);
-    flip_middle(&wal(&edited), 64);
-    let err = expect_refused(&edited);
+    let err = refused_copy(&data, "edited", |db| flip_middle(&wal(db), 64));
     assert!(err.contains("refusing to start"), "{err}");
 
     // The log cut in half: RocksDB alone would take this for a crash's torn
     // tail and recover an older tree, but the published checkpoint says 2002.
-    let cut = dir.path().join("cut");
-    copy_dir(&data, &cut);
-    let log = wal(&cut);
-    truncate_to(&log, fs::metadata(&log).unwrap().len() / 2);
-    let err = expect_refused(&cut);
+    let err = refused_copy(&data, "cut", |db| {
+        let log = wal(db);
+        truncate_to(&log, fs::metadata(&log).unwrap().len() / 2);
+    });
     assert!(
         err.contains("refusing to start") && err.contains("2002"),
         "{err}"
@@ -215,18 +225,13 @@ fn damaged_write_ahead_log_refuses_startup() {
 
     // The original, after kill -9, recovers everything.
     let server = serve(&data, dir.path());
-    let (_, note) = get(&format!("{}/checkpoint", server.url));
-    assert_eq!(checkpoint_size(&note), 2002);
+    assert_eq!(published(&server), 2002);
     server.stop();
 }
 
 #[test]
 fn an_older_copy_of_the_store_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("ledger");
-    init(&data);
-    let server = serve(&data, dir.path());
-    load(&server, &data, 500, 100);
+    let (dir, data, server) = ledger_with(500, 100);
     server.stop();
     let old = dir.path().join("old-db");
     run_ok(Command::new(binary("ledger-server")).args([
@@ -238,8 +243,7 @@ fn an_older_copy_of_the_store_is_refused() {
     ]));
     let server = serve(&data, dir.path());
     load(&server, &data, 500, 100);
-    let (_, note) = get(&format!("{}/checkpoint", server.url));
-    assert_eq!(checkpoint_size(&note), 1003);
+    assert_eq!(published(&server), 1003);
     server.stop();
 
     // Put the older store back: its own checkpoint (size 502) is consistent
@@ -354,8 +358,7 @@ fn a_full_disk_answers_503_keeps_reads_and_loses_nothing() {
     let server = serve(&data, dir.path());
     let before = load(&server, &data, 300, 50);
     assert_eq!(before["acknowledged"], 300, "{before}");
-    let (_, note) = get(&format!("{}/checkpoint", server.url));
-    let published = checkpoint_size(&note);
+    let size_before = published(&server);
 
     let filler = fill_disk(&mnt.0);
     // Appends now fail: every answer is a clear 503, never a 500 or a hang.
@@ -366,8 +369,7 @@ fn a_full_disk_answers_503_keeps_reads_and_loses_nothing() {
         "a clear 503: {text}"
     );
     // Reads keep working, and the published checkpoint has not moved.
-    let (s, note) = get(&format!("{}/checkpoint", server.url));
-    assert_eq!((s, checkpoint_size(&note)), (200, published));
+    assert_eq!(published(&server), size_before);
     let (s, _) = get(&format!("{}/tile/entries/000", server.url));
     assert_eq!(s, 200);
     let (s, _) = get(&format!("{}/v1/entries/1", server.url));
@@ -399,14 +401,13 @@ fn a_full_disk_answers_503_keeps_reads_and_loses_nothing() {
         );
     };
     assert_eq!(after["acknowledged"], 200, "{after}");
-    let (_, note) = get(&format!("{}/checkpoint", server.url));
-    assert!(checkpoint_size(&note) >= published + 200);
+    let size_after = published(&server);
+    assert!(size_after >= size_before + 200);
 
     // And a restart finds everything: nothing was corrupted.
     server.kill9();
     let server = serve(&data, dir.path());
-    let (_, note2) = get(&format!("{}/checkpoint", server.url));
-    assert!(checkpoint_size(&note2) >= checkpoint_size(&note));
+    assert!(published(&server) >= size_after);
     let after = load(&server, &data, 100, 50);
     assert_eq!(after["acknowledged"], 100, "{after}");
 
