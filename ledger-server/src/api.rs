@@ -1944,13 +1944,11 @@ mod tests {
         let origin = Origin::new("test.egov-ledger.example/api").expect("origin");
         let signer = Ed25519Signer::new(origin.key_name(), SigningKey::from_bytes(&[1; 32]));
         let authority = SigningKey::from_bytes(&[2; 32]);
-        let genesis = format!(
-            r#"{{"v":1,"origin":"{}","agency":"registry","submission_id":"genesis","type":"registry.genesis","channel":"G2G","occurred_at":"2026-11-28T07:00:00Z","object":{{"authority_key":"{}","log_vkey":"{}"}}}}"#,
-            origin.as_str(),
-            STANDARD.encode(authority.verifying_key().as_bytes()),
-            signer.verifier().to_vkey()
-        )
-        .into_bytes();
+        let genesis = crate::init::genesis_statement(
+            &origin,
+            &authority.verifying_key(),
+            &signer.verifier().to_vkey(),
+        );
         let signature = ledger_core::entry::sign_statement(&authority, &genesis);
         let store = Arc::new(crate::store::MemStore::new());
         crate::init::write_genesis(

@@ -21,7 +21,7 @@ use ledger_core::statement::PayloadCommitment;
 use ledger_core::tile::{Tile, parse_entry_bundle};
 use ledger_core::{LeafIndex, TreeSize};
 use ledger_server::api::{app, with_timeout};
-use ledger_server::init::write_genesis;
+use ledger_server::init::{genesis_statement, write_genesis};
 use ledger_server::node::{Node, NodeConfig};
 use ledger_server::store::{MemStore, Storage};
 use serde_json::{Value, json};
@@ -72,12 +72,11 @@ impl T {
         let signer = Ed25519Signer::new(origin.key_name(), key("log"));
         let authority = key("authority");
         if fresh {
-            let genesis = format!(
-                r#"{{"v":1,"origin":"{ORIGIN}","agency":"registry","submission_id":"genesis","type":"registry.genesis","channel":"G2G","occurred_at":"2026-11-28T07:00:00Z","object":{{"authority_key":"{}","log_vkey":"{}"}}}}"#,
-                b64key(&authority),
-                signer.verifier().to_vkey()
-            )
-            .into_bytes();
+            let genesis = genesis_statement(
+                &origin,
+                &authority.verifying_key(),
+                &signer.verifier().to_vkey(),
+            );
             let sig = sign_statement(&authority, &genesis);
             write_genesis(
                 store.clone(),

@@ -19,7 +19,7 @@ use ledger_core::checkpoint::Origin;
 use ledger_core::entry::sign_statement;
 use ledger_core::note::Ed25519Signer;
 use ledger_server::api::{app, with_timeout};
-use ledger_server::init::write_genesis;
+use ledger_server::init::{genesis_statement, write_genesis};
 use ledger_server::listener::{self, HttpLimits};
 use ledger_server::node::{Node, NodeConfig};
 use ledger_server::store::MemStore;
@@ -54,12 +54,11 @@ impl Server {
         let origin = Origin::new(ORIGIN).unwrap();
         let signer = Ed25519Signer::new(origin.key_name(), key("log"));
         let authority = key("authority");
-        let genesis = format!(
-            r#"{{"v":1,"origin":"{ORIGIN}","agency":"registry","submission_id":"genesis","type":"registry.genesis","channel":"G2G","occurred_at":"2026-11-28T07:00:00Z","object":{{"authority_key":"{}","log_vkey":"{}"}}}}"#,
-            STANDARD.encode(authority.verifying_key().as_bytes()),
-            signer.verifier().to_vkey()
-        )
-        .into_bytes();
+        let genesis = genesis_statement(
+            &origin,
+            &authority.verifying_key(),
+            &signer.verifier().to_vkey(),
+        );
         let sig = sign_statement(&authority, &genesis);
         let store = Arc::new(MemStore::new());
         write_genesis(

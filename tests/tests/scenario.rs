@@ -125,8 +125,15 @@ impl World {
     }
 }
 
-/// `submit` of a record; returns the index it was appended at.
-fn submit(w: &World, key: &str, agency: &str, kind: &str, channel: &str, extra: &[&str]) -> u64 {
+/// `agency-client submit` of a record, whatever its outcome.
+fn try_submit(
+    w: &World,
+    key: &str,
+    agency: &str,
+    kind: &str,
+    channel: &str,
+    extra: &[&str],
+) -> Output {
     let key = w.path(key);
     let mut args = vec![
         "submit",
@@ -140,11 +147,22 @@ fn submit(w: &World, key: &str, agency: &str, kind: &str, channel: &str, extra: 
         channel,
     ];
     args.extend_from_slice(extra);
-    let out = w.agency_client_ok(&args);
-    let line = out
+    w.agency_client(&args)
+}
+
+/// `submit` of a record that must be appended; returns its index.
+fn submit(w: &World, key: &str, agency: &str, kind: &str, channel: &str, extra: &[&str]) -> u64 {
+    let out = try_submit(w, key, agency, kind, channel, extra);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "submit as {agency}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
         .lines()
         .find(|l| l.starts_with("appended as entry "))
-        .unwrap_or_else(|| panic!("no index in: {out}"));
+        .unwrap_or_else(|| panic!("no index in: {text}"));
     line["appended as entry ".len()..]
         .split(' ')
         .next()
@@ -301,19 +319,17 @@ fn a_small_e_government() {
         count("city-licensing", "decision.permit.building");
     }
     let before = w.tree_size();
-    let out = w.agency_client(&[
-        "submit",
-        "--key",
-        &w.path("city-licensing.key"),
-        "--agency",
+    let out = try_submit(
+        &w,
+        "city-licensing.key",
         "city-licensing",
-        "--type",
         "decision.permit.building",
-        "--channel",
         "G2C",
-        "--object",
-        r#"{"outcome":"granted","parcel":"BDG-COB-0099-99"}"#,
-    ]);
+        &[
+            "--object",
+            r#"{"outcome":"granted","parcel":"BDG-COB-0099-99"}"#,
+        ],
+    );
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && text.contains("403"),
@@ -356,21 +372,19 @@ fn a_small_e_government() {
     // An append with the revoked key: 403, and no trace in the log.
     let before = w.tree_size();
     let (_, before_list) = w.get("/v1/entries?agency=procurement-agency");
-    let out = w.agency_client(&[
-        "submit",
-        "--key",
-        &w.path("procurement-agency.key"),
-        "--agency",
+    let out = try_submit(
+        &w,
+        "procurement-agency.key",
         "procurement-agency",
-        "--type",
         "decision.tender.awarded",
-        "--channel",
         "G2B",
-        "--submission-id",
-        "after-revocation-1",
-        "--object",
-        r#"{"tender":"SPSE-2026-0901","winner":"PT Bayangan"}"#,
-    ]);
+        &[
+            "--submission-id",
+            "after-revocation-1",
+            "--object",
+            r#"{"tender":"SPSE-2026-0901","winner":"PT Bayangan"}"#,
+        ],
+    );
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && text.contains("403") && text.contains("key_not_active"),
