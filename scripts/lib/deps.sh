@@ -1,0 +1,40 @@
+# Detection helpers for scripts/install-deps, sourced, never run on their own.
+# Each check looks for the exact file or command that the build uses afterwards.
+# scripts/install-deps-test runs them against fake directory trees.
+
+# The directories clang-sys (bindgen's loader, used by librocksdb-sys) searches
+# for libclang on Linux when LIBCLANG_PATH and llvm-config do not say otherwise.
+# LEDGER_LIBCLANG_ROOTS (space-separated) replaces them, for the tests.
+libclang_roots() {
+    if [ -n "${LEDGER_LIBCLANG_ROOTS:-}" ]; then
+        echo "$LEDGER_LIBCLANG_ROOTS"
+        return
+    fi
+    if [ -n "${LIBCLANG_PATH:-}" ]; then echo "$LIBCLANG_PATH"; fi
+    echo /usr/lib/llvm-*/lib /usr/lib/*-linux-gnu /usr/lib64 /usr/lib /usr/local/lib
+}
+
+# True when a libclang that clang-sys can load is present. clang-sys accepts
+# the names libclang.so, libclang-N.so, libclang.so.N and libclang-N.so.N, and
+# rejects libclang-cpp* (Debian's libclang-cppNN: the C++ interface library,
+# which is present on a fresh machine and which bindgen cannot use).
+have_libclang() {
+    local root f name
+    for root in $(libclang_roots); do
+        [ -d "$root" ] || continue
+        for f in "$root"/libclang.so "$root"/libclang.so.* "$root"/libclang-*.so "$root"/libclang-*.so.*; do
+            [ -e "$f" ] || continue
+            name=${f##*/}
+            case "$name" in
+                libclang-cpp*) continue ;;
+            esac
+            return 0
+        done
+    done
+    return 1
+}
+
+# True when the Python interpreter used by the tests can import the module.
+have_python_module() {
+    python3 -c "import $1" >/dev/null 2>&1
+}
