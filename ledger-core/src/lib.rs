@@ -58,6 +58,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod checkpoint;
 pub mod entry;
 pub mod evidence;

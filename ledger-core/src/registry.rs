@@ -16,6 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
 
+use crate::access::{AccessAction, AccessDenial, AccessRefusal, AccessState};
 use crate::entry::{Entry, EntryError, KeyHash, signed_message, verify_statement_signature};
 use crate::hash::{Hash, leaf_hash};
 use crate::index::LeafIndex;
@@ -140,6 +141,16 @@ pub enum RegistryError {
         /// The key it was checked against.
         key_hash: Hash,
     },
+    /// An access statement is refused (spec/registry.md §6.4).
+    #[error("entry {index}: {reason}")]
+    Access {
+        /// The entry's index.
+        index: u64,
+        /// Why, as a stable code.
+        denial: AccessDenial,
+        /// For people.
+        reason: String,
+    },
     /// A registry statement breaks a registry rule.
     #[error("entry {index}: {reason}")]
     Rule {
@@ -166,6 +177,7 @@ impl RegistryError {
             RegistryError::KeyNotActive { .. } => "key_not_active",
             RegistryError::BadSignature { .. } => "bad_signature",
             RegistryError::Rule { .. } => "registry_rule",
+            RegistryError::Access { denial, .. } => denial.code(),
         }
     }
 }
@@ -286,6 +298,8 @@ enum Effect {
         key: KeyHash,
         reason: String,
     },
+    /// A grant, a revocation of one, a read or an erasure (spec/registry.md §6).
+    Access(AccessAction),
 }
 
 /// The registry and chain state after some prefix of the ledger.
@@ -304,6 +318,8 @@ pub struct Registry {
     key_owner: HashMap<KeyHash, AgencyId>,
     /// Truncated SHA-256(agency || 0x00 || submission id) of every entry.
     submissions: HashSet<[u8; 16]>,
+    /// Payload commitments and access grants (spec/registry.md §6).
+    access: AccessState,
 }
 
 fn submission_key(agency: &AgencyId, submission: &str) -> [u8; 16] {
@@ -383,7 +399,14 @@ impl Registry {
             agencies: BTreeMap::new(),
             key_owner: HashMap::new(),
             submissions: HashSet::new(),
+            access: AccessState::default(),
         }
+    }
+
+    /// The payload commitments, erasures and access grants so far
+    /// (spec/registry.md §6).
+    pub fn access(&self) -> &AccessState {
+        &self.access
     }
 
     /// The log's origin.
@@ -731,6 +754,24 @@ impl Registry {
                 key_hash: entry.key_hash.0,
             });
         }
+        if let Effect::Access(action) = &effect {
+            self.access
+                .check(
+                    action,
+                    &st.agency,
+                    entry.index,
+                    entry.sequenced_at_ms,
+                    |a| self.agencies.contains_key(a),
+                )
+                .map_err(|r| match r {
+                    AccessRefusal::Denied(denial, reason) => RegistryError::Access {
+                        index,
+                        denial,
+                        reason,
+                    },
+                    AccessRefusal::Rule(reason) => RegistryError::Rule { index, reason },
+                })?;
+        }
         let pending = PendingSignature {
             index: entry.index,
             key,
@@ -746,6 +787,10 @@ impl Registry {
 
         // Every check passed: commit.
         self.commit(effect, entry.index);
+        if st.payload_commitment.is_some() {
+            self.access
+                .record_payload(entry.index, &st.agency, &st.kind);
+        }
         self.submissions.insert(sub);
         if st.agency.is_registry() {
             self.registry_last = Some(entry.index);
@@ -777,6 +822,10 @@ impl Registry {
             return Err(format!(
                 "registry.* statements, and only they, must come from agency {REGISTRY_AGENCY:?}"
             ));
+        }
+        if let Some(action) = AccessAction::parse(st) {
+            // Checked against the access state after the signer (§6.4).
+            return action.map(Effect::Access);
         }
         if !is_registry_type {
             return Ok(Effect::None);
@@ -911,6 +960,7 @@ impl Registry {
         };
         match effect {
             Effect::None => {}
+            Effect::Access(action) => self.access.apply(action, at),
             Effect::Genesis {
                 authority,
                 log_vkey,

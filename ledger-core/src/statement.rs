@@ -170,6 +170,9 @@ pub enum TypeFamily {
     Transfer,
     /// `registry.*`: a registry entry, signed by the registry authority.
     Registry,
+    /// `access.*`: a read or an erasure of a private payload, signed by the
+    /// agency that reads or erases it (spec/registry.md §6).
+    Access,
 }
 
 /// A dotted statement type such as `decision.permit.granted`: 2–8 segments of
@@ -201,7 +204,7 @@ impl StatementType {
         if t.family().is_none() {
             return Err(invalid(
                 "type",
-                "must start with decision., service., transfer. or registry.",
+                "must start with decision., service., transfer., access. or registry.",
             ));
         }
         Ok(t)
@@ -219,6 +222,7 @@ impl StatementType {
             "service" => Some(TypeFamily::Service),
             "transfer" => Some(TypeFamily::Transfer),
             "registry" => Some(TypeFamily::Registry),
+            "access" => Some(TypeFamily::Access),
             _ => None,
         }
     }

@@ -20,6 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::{ORIGIN, key};
 use ed25519_dalek::SigningKey;
+use ledger_core::access::{TYPE_ACCESS_GRANT, TYPE_ACCESS_REVOKE, TYPE_REGISTRY_ERASE};
 use ledger_core::checkpoint::Origin;
 use ledger_core::entry::{Entry, sign_statement};
 use ledger_core::note::Ed25519Signer;
@@ -34,11 +35,12 @@ use ledger_core::statement::{
 /// Every type family of the parser (spec/entry.md §1.2). The exhaustive match in
 /// `family_name` has no wildcard arm: a new variant does not compile until it is
 /// listed here, and then this test asks for a sample of it.
-const FAMILIES: [TypeFamily; 4] = [
+const FAMILIES: [TypeFamily; 5] = [
     TypeFamily::Decision,
     TypeFamily::Service,
     TypeFamily::Transfer,
     TypeFamily::Registry,
+    TypeFamily::Access,
 ];
 
 fn family_name(f: TypeFamily) -> &'static str {
@@ -47,6 +49,7 @@ fn family_name(f: TypeFamily) -> &'static str {
         TypeFamily::Service => "service",
         TypeFamily::Transfer => "transfer",
         TypeFamily::Registry => "registry",
+        TypeFamily::Access => "access",
     }
 }
 
@@ -59,13 +62,16 @@ fn channel_guard(c: Channel) {
     }
 }
 
-/// The registry statement types of ledger_core::registry.
-const REGISTRY_TYPES: [&str; 5] = [
+/// The registry statement types of ledger_core::registry and ledger_core::access.
+const REGISTRY_TYPES: [&str; 8] = [
     TYPE_GENESIS,
     TYPE_REGISTER,
     TYPE_KEY_ADD,
     TYPE_KEY_ROTATE,
     TYPE_KEY_REVOKE,
+    TYPE_ACCESS_GRANT,
+    TYPE_ACCESS_REVOKE,
+    TYPE_REGISTRY_ERASE,
 ];
 
 /// How many keys per agency the samples may use: `key("<agency>")`, then

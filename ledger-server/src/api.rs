@@ -31,6 +31,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use utoipa::{OpenApi, ToSchema};
 
+mod payloads;
+
 use crate::checkpointer::Published;
 use crate::ledger::LedgerDb;
 use crate::metrics::Metrics;
@@ -97,8 +99,6 @@ pub struct AppState {
     pub limits: Limits,
     /// The log's parameters.
     pub params: Arc<LogParams>,
-    /// Whether `GET /v1/payloads/{index}` is served.
-    pub serve_payloads: bool,
     /// The registry authority's key, once genesis is stored.
     pub authority: Option<ed25519_dalek::VerifyingKey>,
 }
@@ -189,7 +189,9 @@ impl From<AppendError> for ApiError {
                 let status = match r.code() {
                     "bad_statement" | "bad_entry" => StatusCode::BAD_REQUEST,
                     "bad_signature" => StatusCode::UNAUTHORIZED,
-                    "unknown_agency" | "key_not_active" => StatusCode::FORBIDDEN,
+                    "unknown_agency" | "key_not_active" | "access_denied" => StatusCode::FORBIDDEN,
+                    "no_payload" => StatusCode::NOT_FOUND,
+                    "payload_erased" => StatusCode::GONE,
                     "wrong_origin" | "registry_rule" => StatusCode::UNPROCESSABLE_ENTITY,
                     "duplicate_submission" => StatusCode::CONFLICT,
                     _ => {
@@ -221,6 +223,14 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §11.6.1: how to authorize. Here: an agency's signature
+            // over the statement (spec/entry.md §3.2).
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("EgovLedger-Statement realm=\"ledger\""),
+            );
         }
         resp.extensions_mut().insert(ErrorCode(self.code));
         resp
@@ -375,8 +385,11 @@ pub struct EntryView {
     /// Base64 of the entry envelope.
     #[schema(value_type = schema::Base64)]
     pub entry_b64: String,
-    /// Whether a private payload is stored with it.
+    /// Whether the statement commits to a private payload that was not erased.
+    /// It says nothing of whether this server holds the payload's bytes.
     pub has_payload: bool,
+    /// The erasure entry, if the payload was erased.
+    pub payload_erased_by: Option<u64>,
 }
 
 /// A page of search results (spec/api.md §4.3).
@@ -487,22 +500,6 @@ pub struct AgenciesResponse {
     pub agencies: Vec<AgencyView>,
 }
 
-/// A stored private payload (spec/api.md §4.6).
-#[derive(Serialize, Deserialize, ToSchema, Debug)]
-pub struct PayloadView {
-    /// The entry.
-    pub index: u64,
-    /// Base64 of the payload.
-    #[schema(value_type = schema::Base64)]
-    pub payload: String,
-    /// Hex of the salt.
-    #[schema(value_type = schema::Hex32)]
-    pub salt: String,
-    /// Hex of the commitment SHA-256(label || salt || payload).
-    #[schema(value_type = schema::Hex32)]
-    pub commitment: String,
-}
-
 /// The log's parameters (spec/api.md §4.1).
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct LogView {
@@ -556,7 +553,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/proofs/consistency", get(consistency))
         .route("/v1/agencies", get(agencies))
         .route("/v1/agencies/{id}", get(agency))
-        .route("/v1/payloads/{index}", get(payload))
+        .route("/v1/payloads/{index}", get(payloads::payload_get))
+        .route("/v1/payloads/read", post(payloads::payload_read))
+        .route(
+            "/v1/entries/{index}/accesses",
+            get(payloads::entry_accesses),
+        )
         .route("/v1/log", get(log_params))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
@@ -772,6 +774,18 @@ async fn verify_signatures(s: &AppState, subs: Vec<Submission>) -> ApiResult<Vec
     rx.await.map_err(|_| ApiError::internal())
 }
 
+/// Reads go through `POST /v1/payloads/read`, which releases the payload once
+/// the access entry is durable (spec/api.md §5.2).
+fn not_a_read(sub: &Submission) -> ApiResult<()> {
+    if sub.statement.kind.as_str() == ledger_core::access::TYPE_PAYLOAD_READ {
+        return Err(ApiError::bad(
+            "bad_request",
+            "access.payload.read statements are submitted to POST /v1/payloads/read",
+        ));
+    }
+    Ok(())
+}
+
 fn wants_receipt(uri: &Uri) -> ApiResult<bool> {
     let q: AppendQuery = query(uri)?;
     match q.wait.as_deref() {
@@ -874,7 +888,9 @@ async fn append(
     let bytes = body(bytes, s.limits.max_body)?;
     let req: AppendRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad("bad_json", format!("request body: {e}")))?;
-    let subs = verify_signatures(&s, vec![submission(req, &s.limits)?]).await?;
+    let sub = submission(req, &s.limits)?;
+    not_a_read(&sub)?;
+    let subs = verify_signatures(&s, vec![sub]).await?;
     let result = sequence(&s, subs)
         .await?
         .pop()
@@ -920,7 +936,7 @@ async fn append_batch(
     let mut slots: Vec<Option<ApiError>> = Vec::with_capacity(req.entries.len());
     let mut subs = Vec::new();
     for e in req.entries {
-        match submission(e, &s.limits) {
+        match submission(e, &s.limits).and_then(|sub| not_a_read(&sub).map(|()| sub)) {
             Ok(sub) => {
                 subs.push(sub);
                 slots.push(None);
@@ -982,6 +998,7 @@ fn entry_view(db: &LedgerDb, index: u64, envelope: &[u8]) -> ApiResult<EntryView
     let st = Statement::parse(&e.statement).map_err(|e| corrupt(e.to_string()))?;
     let json: serde_json::Value =
         serde_json::from_slice(&e.statement).map_err(|e| corrupt(e.to_string()))?;
+    let erased_by = db.erased_by(index)?;
     Ok(EntryView {
         index,
         leaf_hash: leaf_hash(envelope).to_hex(),
@@ -998,10 +1015,8 @@ fn entry_view(db: &LedgerDb, index: u64, envelope: &[u8]) -> ApiResult<EntryView
         statement: json,
         statement_b64: STANDARD.encode(&e.statement),
         entry_b64: STANDARD.encode(envelope),
-        has_payload: db
-            .store()
-            .get(Cf::Payloads, &index.to_be_bytes())?
-            .is_some(),
+        has_payload: st.payload_commitment.is_some() && erased_by.is_none(),
+        payload_erased_by: erased_by,
     })
 }
 
@@ -1342,33 +1357,6 @@ async fn agency(
         .ok_or_else(|| ApiError::not_found("no such agency"))
 }
 
-/// The private payload stored with an entry (spec/api.md §4.6).
-#[utoipa::path(get, path = "/v1/payloads/{index}", tag = "read",
-    params(("index" = u64, Path, description = "entry index")),
-    responses((status = 200, description = "the payload and its salt", body = PayloadView),
-        (status = 400, description = "`bad_request`: not a decimal index", body = ErrorBody),
-        (status = 404, description = "`not_found`: no payload is stored for the entry, or payloads are not served", body = ErrorBody),
-        (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
-async fn payload(
-    State(s): State<AppState>,
-    index: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<PayloadView>> {
-    let index = index_param(&path_param(index)?)?;
-    if !s.serve_payloads {
-        return Err(ApiError::not_found("this server does not serve payloads"));
-    }
-    let (salt, payload) = s
-        .db
-        .payload(index)?
-        .ok_or_else(|| ApiError::not_found(format!("no payload is stored for entry {index}")))?;
-    Ok(Json(PayloadView {
-        index,
-        commitment: PayloadCommitment::compute(&salt, &payload).to_hex(),
-        payload: STANDARD.encode(&payload),
-        salt: hex::encode(salt),
-    }))
-}
-
 /// The log's public parameters (spec/api.md §4.1).
 #[utoipa::path(get, path = "/v1/log", tag = "read",
     responses((status = 200, description = "the log's parameters", body = LogView)))]
@@ -1574,7 +1562,7 @@ mod schema {
 }
 
 /// Every error code the API answers with, as listed in spec/api.md §1.1.
-const ERROR_CODES: [&str; 18] = [
+const ERROR_CODES: [&str; 24] = [
     "bad_request",
     "bad_json",
     "bad_encoding",
@@ -1590,6 +1578,12 @@ const ERROR_CODES: [&str; 18] = [
     "too_large",
     "wrong_origin",
     "registry_rule",
+    "access_denied",
+    "access_statement_required",
+    "access_replayed",
+    "no_payload",
+    "payload_not_held",
+    "payload_erased",
     "queue_full",
     "unavailable",
     "internal",
@@ -1780,7 +1774,9 @@ impl utoipa::Modify for Extras {
         consistency,
         agencies,
         agency,
-        payload,
+        payloads::payload_get,
+        payloads::payload_read,
+        payloads::entry_accesses,
         log_params,
         healthz,
         metrics_text,
@@ -1816,7 +1812,9 @@ impl utoipa::Modify for Extras {
         KeyView,
         AgencyView,
         AgenciesResponse,
-        PayloadView,
+        payloads::PayloadRelease,
+        payloads::AccessView,
+        payloads::AccessesView,
         LogView,
         HealthView
     ))

@@ -46,9 +46,6 @@ pub struct ServeOptions {
     /// Most entries per batch request [default: 1000].
     #[arg(long, env = "LEDGER_MAX_BATCH_ENTRIES")]
     pub max_batch_entries: Option<usize>,
-    /// Whether to serve private payloads at /v1/payloads [default: true].
-    #[arg(long, env = "LEDGER_SERVE_PAYLOADS")]
-    pub serve_payloads: Option<bool>,
     /// Time limit for one request, in seconds [default: 30].
     #[arg(long, env = "LEDGER_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,
@@ -183,7 +180,6 @@ impl ServeOptions {
                 sequencer,
                 limits,
                 checkpoint_interval: Duration::from_millis(pick!(checkpoint_interval_ms, 250)),
-                serve_payloads: pick!(serve_payloads, true),
             },
         })
     }

@@ -287,6 +287,7 @@ pub async fn seed(node: &Node, data: &Path) -> Result<()> {
         );
         last = last.max(append(node, submission(&key, bytes, payload)?).await?);
     }
+    last = last.max(record_demo_access(node, data, &origin).await?);
     // Wait for the checkpoint that covers the samples, so that every printed
     // command works right away.
     let mut p = node.state.published.clone();
@@ -298,11 +299,56 @@ pub async fn seed(node: &Node, data: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The demo's one recorded access (spec/registry.md §6.2): the licensing
+/// office's official reads the street-vendor licence holder's data. The demo
+/// appends the signed access statement itself; a real read goes through
+/// `POST /v1/payloads/read`, which also releases the payload. Returns its index.
+async fn record_demo_access(node: &Node, data: &Path, origin: &str) -> Result<u64> {
+    const ACCESS_ID: &str = "demo-access-sv-2026-004410";
+    if let Some(i) = node.state.db.dedup("city-licensing", ACCESS_ID)? {
+        return Ok(i);
+    }
+    let target = node
+        .state
+        .db
+        .dedup("city-licensing", "demo-sv-2026-004410")?
+        .ok_or_else(|| anyhow!("the demo licence entry is missing"))?;
+    let object = json!({"entry": target.to_string(),
+        "official": "Dewi Lestari, licensing officer (NIP 198705122010012003)",
+        "purpose": "verify the holder's identity at licence renewal",
+        "legal_basis": "Regional Regulation 7/2021 art. 19",
+        "case": "SV-2026-004410"});
+    let bytes = statement_bytes(
+        origin,
+        &Draft {
+            agency: "city-licensing",
+            submission_id: ACCESS_ID,
+            kind: ledger_core::access::TYPE_PAYLOAD_READ,
+            channel: "G2G",
+            subject: None,
+            object: &object,
+            commitment: None,
+        },
+    );
+    let key = agency_key(data, "city-licensing")?;
+    append(node, submission(&key, bytes, None)?).await
+}
+
+/// The entry of the demo's recorded access, if it is there.
+fn demo_access_target(node: &Node) -> Option<u64> {
+    node.state
+        .db
+        .dedup("city-licensing", "demo-sv-2026-004410")
+        .ok()
+        .flatten()
+}
+
 /// What to print for a newcomer.
 pub fn guide(node: &Node, data: &Path, url: &str) -> String {
     let p = &node.state.params;
     let data = data.display();
     let size = node.state.published.borrow().size;
+    let licence = demo_access_target(node).unwrap_or(5);
     format!(
         "\n\
 The demo ledger is running at {url} (data: {data}, {size} entries).\n\
@@ -318,10 +364,15 @@ Look around:\n\
   curl '{url}/v1/entries?agency=city-licensing'\n\
   curl {url}/v1/receipts/4 > receipt.tlog-proof\n\
 \n\
+Personal data is never public: payloads are released only to an authorized agency,\n\
+and every release is an entry of the ledger. Who read the licence holder's data:\n\
+  curl {url}/v1/entries/{licence}/accesses\n\
+  curl -i {url}/v1/payloads/{licence}     (401: no anonymous reads)\n\
+\n\
 Verify, independently of this server:\n\
   cargo run --release -p verifier-cli -- checkpoint --log {url} --vkey '{vkey}'\n\
   cargo run --release -p verifier-cli -- receipt receipt.tlog-proof --vkey '{vkey}'\n\
-  cargo run --release -p verifier-cli -- replay --log {url} --vkey '{vkey}'\n\
+  cargo run --release -p verifier-cli -- replay --log {url} --vkey '{vkey}' --authority-key '{auth}'\n\
 \n\
 Append as an agency (its key is in {data}/agencies/):\n\
   cargo run --release -p agency-client -- submit --server {url} --key {data}/agencies/city-licensing.key \\\n\

@@ -158,7 +158,7 @@ pub fn init(data: &Path, origin: &str, authority: Authority) -> Result<InitOutco
     }
     if db_dir(data).exists() {
         let store = RocksStore::open(&db_dir(data))?;
-        if LedgerDb::new(Arc::new(store)).origin()?.is_some() {
+        if LedgerDb::without_keys(Arc::new(store)).origin()?.is_some() {
             bail!(
                 "{} already holds a ledger; refusing to initialise it again",
                 data.display()
@@ -259,7 +259,7 @@ pub fn write_genesis(
 ) -> Result<Vec<u8>> {
     let vkey = signer.verifier().to_vkey();
     let statement = Statement::parse(&genesis).map_err(|e| anyhow!("genesis statement: {e}"))?;
-    let db = LedgerDb::new(store.clone());
+    let db = LedgerDb::without_keys(store.clone());
     if db.origin()?.is_some() || db.size()? > 0 {
         bail!("the store already holds a ledger");
     }

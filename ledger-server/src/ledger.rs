@@ -8,7 +8,10 @@
 //! |---|---|---|
 //! | entries | index (8) | entry envelope |
 //! | tiles | level (1) ‖ tile index (8) | tile data: the full tile or the current partial tile |
-//! | payloads | index (8) | salt (32) ‖ payload |
+//! | payloads | index (8) | nonce (12) ‖ sealed salt (32) ‖ payload ([`crate::sealed`]) |
+//! | accesses | target index (8) ‖ access index (8) | empty |
+//! | erasures | target index (8) | erasure index (8) |
+//! | payload_keys (key store only) | index (8) | the payload's key (32) |
 //! | dedup | agency ‖ 0x00 ‖ submission id | index (8) |
 //! | by_agency, by_type, by_channel | value ‖ 0x00 ‖ index (8) | empty |
 //! | meta | `size` | tree size (8) |
@@ -26,7 +29,7 @@ use ledger_core::registry::{Registry, TrustAnchors};
 use ledger_core::tile::{Tile, TileBuilder, encode_entry_bundle, hash_from_tile};
 use ledger_core::tree::{HashReader, TreeError};
 
-use crate::store::{Cf, Storage, StoreError};
+use crate::store::{Batch, Cf, Storage, StoreError};
 
 /// The `meta` key of the tree size.
 pub const META_SIZE: &[u8] = b"size";
@@ -40,6 +43,14 @@ pub const META_CHECKPOINT_FILE: &[u8] = b"checkpoint_file";
 /// The key of entry (or payload) `index`.
 pub fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
+}
+
+/// The key of an access record: target index ‖ access index.
+pub fn access_key(target: u64, access: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&target.to_be_bytes());
+    k[8..].copy_from_slice(&access.to_be_bytes());
+    k
 }
 
 /// The key of a hash tile.
@@ -79,21 +90,73 @@ fn u64_value(v: &[u8], what: &str) -> Result<u64, StoreError> {
 /// A private payload's salt and bytes.
 pub type Payload = ([u8; 32], Vec<u8>);
 
+/// What the server holds of an entry's private payload.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PayloadState {
+    /// The salt and payload.
+    Held(Payload),
+    /// Nothing: no payload was sent, or its key is not in the key store (a
+    /// ledger store restored without its key store).
+    NotHeld,
+    /// Erased by the entry at this index.
+    Erased(u64),
+}
+
+/// The key store of [`LedgerDb::without_keys`].
+struct NoKeys;
+
+impl Storage for NoKeys {
+    fn get(&self, _: Cf, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    fn range(
+        &self,
+        _: Cf,
+        _: &[u8],
+        _: &[u8],
+        _: usize,
+    ) -> Result<Vec<crate::store::KeyValue>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn write(&self, _: Batch) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable(
+            "no payload key store is open here".into(),
+        ))
+    }
+}
+
 /// Typed reads of the ledger's data.
 #[derive(Clone)]
 pub struct LedgerDb {
     store: Arc<dyn Storage>,
+    /// The payload keys, kept apart from the ledger store (spec/durability.md §5).
+    keys: Arc<dyn Storage>,
 }
 
 impl LedgerDb {
-    /// Wraps a store.
-    pub fn new(store: Arc<dyn Storage>) -> LedgerDb {
-        LedgerDb { store }
+    /// Wraps the ledger store and the payload key store.
+    pub fn new(store: Arc<dyn Storage>, keys: Arc<dyn Storage>) -> LedgerDb {
+        LedgerDb { store, keys }
+    }
+
+    /// A ledger store opened without its payload key store, for work that never
+    /// touches payloads (`init`, `stats`): payload keys read as absent and
+    /// cannot be written.
+    pub fn without_keys(store: Arc<dyn Storage>) -> LedgerDb {
+        LedgerDb {
+            store,
+            keys: Arc::new(NoKeys),
+        }
     }
 
     /// The underlying store.
     pub fn store(&self) -> &Arc<dyn Storage> {
         &self.store
+    }
+
+    /// The payload key store.
+    pub fn keys(&self) -> &Arc<dyn Storage> {
+        &self.keys
     }
 
     /// The number of entries stored (and covered by stored tiles).
@@ -197,19 +260,93 @@ impl LedgerDb {
             .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    /// The payload and salt stored with entry `index`.
+    /// The payload and salt of entry `index`, decrypted with its key, or why
+    /// there is none.
     ///
     /// # Errors
     /// A [`StoreError`].
-    pub fn payload(&self, index: u64) -> Result<Option<Payload>, StoreError> {
-        let Some(v) = self.store.get(Cf::Payloads, &index_key(index))? else {
-            return Ok(None);
-        };
-        if v.len() < 32 {
-            return Err(StoreError::Corrupt(format!("payload {index}")));
+    pub fn payload(&self, index: u64) -> Result<PayloadState, StoreError> {
+        if let Some(by) = self.erased_by(index)? {
+            return Ok(PayloadState::Erased(by));
         }
-        let (salt, payload) = v.split_at(32);
-        Ok(Some((salt.try_into().expect("32 bytes"), payload.to_vec())))
+        let Some(sealed) = self.store.get(Cf::Payloads, &index_key(index))? else {
+            return Ok(PayloadState::NotHeld);
+        };
+        let Some(key) = self.keys.get(Cf::PayloadKeys, &index_key(index))? else {
+            tracing::warn!(
+                "entry {index}: a sealed payload without its key (key store restored from an older backup?)"
+            );
+            return Ok(PayloadState::NotHeld);
+        };
+        crate::sealed::open(index, &key, &sealed).map(PayloadState::Held)
+    }
+
+    /// The erasure entry of entry `index`'s payload, if it was erased.
+    ///
+    /// # Errors
+    /// A [`StoreError`].
+    pub fn erased_by(&self, index: u64) -> Result<Option<u64>, StoreError> {
+        self.store
+            .get(Cf::Erasures, &index_key(index))?
+            .map(|v| u64_value(&v, "erasure index"))
+            .transpose()
+    }
+
+    /// The access and erasure entries that name entry `target`, from `from` on,
+    /// in index order, at most `limit`.
+    ///
+    /// # Errors
+    /// A [`StoreError`].
+    pub fn accesses(&self, target: u64, from: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let lo = access_key(target, from);
+        let hi = match target.checked_add(1) {
+            Some(t) => access_key(t, 0).to_vec(),
+            None => vec![0xff; 17],
+        };
+        self.store
+            .range(Cf::Accesses, &lo, &hi, limit)?
+            .into_iter()
+            .map(|(k, _)| u64_value(&k[8..], "access index"))
+            .collect()
+    }
+
+    /// Finishes erasures that a crash interrupted between the ledger commit and
+    /// the key store's purge (spec/durability.md §5): deletes the key of every
+    /// erased payload still in the key store, and purges the key store's files
+    /// if any payload was ever erased. Returns how many keys it deleted.
+    ///
+    /// # Errors
+    /// A [`StoreError`].
+    pub fn finish_erasures(&self) -> Result<usize, StoreError> {
+        let mut batch = Batch::new();
+        let mut from = Vec::new();
+        let mut any = false;
+        loop {
+            let page = self.store.range(Cf::Erasures, &from, &[0xff; 9], 1024)?;
+            let Some((last, _)) = page.last() else { break };
+            any = true;
+            let mut next = last.clone();
+            next.push(0);
+            for (k, _) in &page {
+                if self.keys.get(Cf::PayloadKeys, k)?.is_some() {
+                    batch.delete(Cf::PayloadKeys, k.clone());
+                }
+            }
+            from = next;
+        }
+        let n = batch.len();
+        if n > 0 {
+            self.keys.write(batch)?;
+        }
+        if any {
+            // A stop between the key's delete and its purge leaves its bytes in
+            // the key store's files; the key store is small, so purge it always.
+            self.keys.purge(Cf::PayloadKeys)?;
+        }
+        if n > 0 {
+            self.store.purge(Cf::Payloads)?;
+        }
+        Ok(n)
     }
 
     /// The index an agency's submission id was sequenced at.

@@ -19,5 +19,6 @@ pub mod ledger;
 pub mod listener;
 pub mod metrics;
 pub mod node;
+pub mod sealed;
 pub mod sequencer;
 pub mod store;

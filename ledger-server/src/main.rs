@@ -58,8 +58,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Copy the store of a stopped ledger to a new directory (a RocksDB checkpoint).
+    /// Copy the ledger store of a stopped ledger to a new directory (a RocksDB
+    /// checkpoint). It holds no payload keys: back those up apart with
+    /// `backup-keys` (spec/durability.md §5).
     Backup {
+        /// The data directory.
+        #[arg(long, env = "LEDGER_DATA")]
+        data: PathBuf,
+        /// Where to write the copy (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Copy the payload key store (DATA/payload-keys) of a stopped ledger, for a
+    /// backup kept apart from the ledger's, with its own retention: an erased
+    /// payload stays readable from ledger backups only while a key backup from
+    /// before its erasure is kept (spec/durability.md §5).
+    BackupKeys {
         /// The data directory.
         #[arg(long, env = "LEDGER_DATA")]
         data: PathBuf,
@@ -149,7 +163,7 @@ async fn run_serve(opts: ServeOptions, demo_mode: bool) -> Result<()> {
 fn stats(data: &std::path::Path, json: bool) -> Result<()> {
     use ledger_server::ledger::LedgerDb;
     let store = std::sync::Arc::new(RocksStore::open(&ledger_server::node::db_dir(data))?);
-    let db = LedgerDb::new(store.clone());
+    let db = LedgerDb::without_keys(store.clone());
     let size = db.size()?;
     let mut entry_bytes = 0u64;
     let mut next = 0u64;
@@ -229,6 +243,18 @@ fn main() -> ExitCode {
             .and_then(|s| s.backup(&out))
             .map_err(anyhow::Error::from)
             .map(|()| println!("Backed up {} to {}", data.display(), out.display())),
+        Command::BackupKeys { data, out } => RocksStore::open(&ledger_server::node::keys_dir(
+            &data,
+        ))
+        .and_then(|s| s.backup(&out))
+        .map_err(anyhow::Error::from)
+        .map(|()| {
+            println!(
+                "Backed up the payload keys of {} to {}; keep them apart from the ledger's backups",
+                data.display(),
+                out.display()
+            )
+        }),
         command => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

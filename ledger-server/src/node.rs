@@ -37,6 +37,35 @@ pub fn db_dir(data: &Path) -> PathBuf {
     data.join("db")
 }
 
+/// The payload key store's directory inside a data directory: kept apart from
+/// the ledger store, and backed up apart (spec/durability.md §5).
+pub fn keys_dir(data: &Path) -> PathBuf {
+    data.join("payload-keys")
+}
+
+/// Opens (creating it, owner-only, if needed) the payload key store.
+///
+/// # Errors
+/// If the directory cannot be made or RocksDB cannot open it.
+pub fn open_key_store(data: &Path) -> Result<RocksStore> {
+    let dir = keys_dir(data);
+    if !dir.exists() {
+        std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {} to its owner", dir.display()))?;
+    }
+    RocksStore::open(&dir).map_err(|e| {
+        anyhow!(
+            "cannot open the payload key store {}: {e}; refusing to start",
+            dir.display()
+        )
+    })
+}
+
 /// The log key's file inside a data directory.
 pub fn log_key_path(data: &Path) -> PathBuf {
     data.join("log.key")
@@ -63,8 +92,6 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// The shortest time between two checkpoints.
     pub checkpoint_interval: Duration,
-    /// Whether private payloads are served.
-    pub serve_payloads: bool,
 }
 
 impl Default for NodeConfig {
@@ -73,7 +100,6 @@ impl Default for NodeConfig {
             sequencer: SequencerConfig::default(),
             limits: Limits::default(),
             checkpoint_interval: Duration::from_millis(250),
-            serve_payloads: true,
         }
     }
 }
@@ -120,12 +146,24 @@ impl Node {
             )
         })?;
         let store: Arc<dyn Storage> = Arc::new(rocks);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("restricting {} to its owner", data.display()))?;
+        }
+        let keys: Arc<dyn Storage> = Arc::new(open_key_store(data)?);
         let signer = read_log_key(data)?;
-        Node::start_inner(store, signer, config, Some(CheckpointFile::new(data)))
+        Node::start_inner(
+            LedgerDb::new(store, keys),
+            signer,
+            config,
+            Some(CheckpointFile::new(data)),
+        )
     }
 
     /// As [`Node::start`], with a given store and log key (tests use a
-    /// [`crate::store::MemStore`]).
+    /// [`crate::store::MemStore`]; the payload keys go to another one).
     ///
     /// # Errors
     /// As [`Node::start`].
@@ -134,14 +172,15 @@ impl Node {
         signer: Ed25519Signer,
         config: NodeConfig,
     ) -> Result<Node> {
-        Node::start_inner(store, signer, config, None)
+        let keys: Arc<dyn Storage> = Arc::new(crate::store::MemStore::new());
+        Node::start_inner(LedgerDb::new(store, keys), signer, config, None)
     }
 
     /// With `file`, the stored tree is also checked against the published
     /// checkpoint copy ([`CheckpointFile`]), which the checkpointer keeps up to
     /// date; a missing file is created from the store's checkpoint.
     fn start_inner(
-        store: Arc<dyn Storage>,
+        db: LedgerDb,
         signer: Ed25519Signer,
         config: NodeConfig,
         file: Option<CheckpointFile>,
@@ -152,7 +191,14 @@ impl Node {
                 .with_context(|| format!("reading {}", f.path().display()))?,
             None => None,
         };
-        let db = LedgerDb::new(store);
+        let finished = db
+            .finish_erasures()
+            .context("finishing interrupted erasures")?;
+        if finished > 0 {
+            tracing::info!(
+                "finished {finished} erasures interrupted by a stop: their keys are deleted"
+            );
+        }
         let origin = db.origin()?.ok_or_else(|| {
             anyhow!("the store is not initialised (no genesis); run `ledger-server init`")
         })?;
@@ -291,7 +337,6 @@ impl Node {
                 metrics,
                 limits: config.limits,
                 params,
-                serve_payloads: config.serve_payloads,
                 authority,
             },
             sequencer: Some(thread),

@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::VerifyingKey;
+use ledger_core::access::AccessAction;
 use ledger_core::entry::verify_statement_signature;
 use ledger_core::hash::Hash;
 use ledger_core::registry::{AgencyRecord, Registry, RegistryError};
@@ -24,7 +25,9 @@ use ledger_core::tile::TileBuilder;
 use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::ledger::{LedgerDb, META_SIZE, dedup_key, index_key, load, secondary_key, tile_key};
+use crate::ledger::{
+    LedgerDb, META_SIZE, access_key, dedup_key, index_key, load, secondary_key, tile_key,
+};
 use crate::metrics::Metrics;
 use crate::store::{Batch, Cf, StoreError};
 
@@ -294,6 +297,10 @@ impl Core {
         // 3–5. Rules, indices, links, tiles, in order.
         let start = self.builder.size().0;
         let mut batch = extra;
+        // Payload keys, written to the key store before the ledger commit.
+        let mut keys = Batch::new();
+        // Payloads erased by this batch: their keys go after the commit.
+        let mut erased: Vec<u64> = Vec::new();
         let mut registry_changed = false;
         let mut applied_at: Vec<usize> = Vec::new();
         for (i, s) in subs.iter().enumerate() {
@@ -335,10 +342,19 @@ impl Core {
             batch.put(Cf::ByType, secondary_key(st.kind.as_str(), index), []);
             batch.put(Cf::ByChannel, secondary_key(st.channel.as_str(), index), []);
             if let Some((salt, payload)) = &s.payload {
-                let mut v = Vec::with_capacity(32 + payload.len());
-                v.extend_from_slice(salt);
-                v.extend_from_slice(payload);
-                batch.put(Cf::Payloads, index_key(index), v);
+                let (key, sealed) = crate::sealed::seal(index, salt, payload);
+                keys.put(Cf::PayloadKeys, index_key(index), key.0);
+                batch.put(Cf::Payloads, index_key(index), sealed);
+            }
+            if let Some(Ok(action)) = AccessAction::parse(st) {
+                if let Some(target) = action.target() {
+                    batch.put(Cf::Accesses, access_key(target.0, index), []);
+                }
+                if let AccessAction::Erase(e) = action {
+                    batch.delete(Cf::Payloads, index_key(e.entry.0));
+                    batch.put(Cf::Erasures, index_key(e.entry.0), index_key(index));
+                    erased.push(e.entry.0);
+                }
             }
             if st.kind.family() == Some(TypeFamily::Registry) {
                 registry_changed = true;
@@ -370,9 +386,22 @@ impl Core {
         // write leaves the store refusing writes until it is reopened; the
         // in-memory state is the stored one, since every sequencer write so far
         // succeeded.)
+        // The payload keys first (spec/durability.md §5): a key whose entry
+        // was not committed is harmless, and is overwritten at that index.
         let store = self.db.store();
+        let key_store = self.db.keys();
         if !batch.is_empty()
-            && let Err(e) = store.recover().and_then(|()| store.write(batch))
+            && let Err(e) = key_store
+                .recover()
+                .and_then(|()| {
+                    if keys.is_empty() {
+                        Ok(())
+                    } else {
+                        key_store.write(keys)
+                    }
+                })
+                .and_then(|()| store.recover())
+                .and_then(|()| store.write(batch))
         {
             tracing::error!("commit of {} entries failed: {e}", end - start);
             self.in_sync = false;
@@ -391,12 +420,40 @@ impl Core {
                 reloaded: false,
             };
         }
+        if !erased.is_empty() {
+            self.shred(&erased);
+        }
         Outcome {
             results: finish(results, &dup_of, &subs),
             committed: self.committed(),
             registry_changed,
             appended: applied_at.len(),
             reloaded: false,
+        }
+    }
+
+    /// After an erasure is committed: deletes the payloads' keys from the key
+    /// store, and purges both stores' files of the deleted bytes
+    /// (spec/durability.md §5). A failure here leaves the erasure committed and
+    /// the payload unreadable through the API; startup finishes it
+    /// ([`LedgerDb::finish_erasures`]).
+    fn shred(&self, erased: &[u64]) {
+        let mut keys = Batch::new();
+        for &i in erased {
+            keys.delete(Cf::PayloadKeys, index_key(i));
+        }
+        let done = self
+            .db
+            .keys()
+            .write(keys)
+            .and_then(|()| self.db.keys().purge(Cf::PayloadKeys))
+            .and_then(|()| self.db.store().purge(Cf::Payloads));
+        match done {
+            Ok(()) => tracing::info!("erased the payloads of entries {erased:?}"),
+            Err(e) => tracing::error!(
+                "erasure of {erased:?} is committed but its keys or files were not purged: {e}; \
+                 the next start finishes it"
+            ),
         }
     }
 

@@ -23,7 +23,8 @@ pub enum Cf {
     Entries,
     /// (tile level, tile index) → hash tile data, full or the current partial tile.
     Tiles,
-    /// index → salt || private payload (kept beside the log, never in it).
+    /// index → nonce (12) ‖ the salt and private payload, encrypted with the
+    /// payload's own key (kept beside the log, never in it; spec/durability.md §5).
     Payloads,
     /// agency 0x00 submission id → index (idempotency).
     Dedup,
@@ -35,11 +36,19 @@ pub enum Cf {
     ByChannel,
     /// Tree size, the latest signed checkpoint, the origin.
     Meta,
+    /// target index (8) ‖ access index (8) → ∅: the reads and erasures that
+    /// name an entry (spec/registry.md §6).
+    Accesses,
+    /// target index (8) → erasure index (8): payloads erased.
+    Erasures,
+    /// index → the payload's 32-byte key. Only in the separate key store
+    /// (`DATA/payload-keys`), never in the ledger store.
+    PayloadKeys,
 }
 
 impl Cf {
     /// Every column family.
-    pub const ALL: [Cf; 8] = [
+    pub const ALL: [Cf; 11] = [
         Cf::Entries,
         Cf::Tiles,
         Cf::Payloads,
@@ -48,6 +57,9 @@ impl Cf {
         Cf::ByType,
         Cf::ByChannel,
         Cf::Meta,
+        Cf::Accesses,
+        Cf::Erasures,
+        Cf::PayloadKeys,
     ];
 
     /// The column family's name in RocksDB.
@@ -61,6 +73,9 @@ impl Cf {
             Cf::ByType => "by_type",
             Cf::ByChannel => "by_channel",
             Cf::Meta => "meta",
+            Cf::Accesses => "accesses",
+            Cf::Erasures => "erasures",
+            Cf::PayloadKeys => "payload_keys",
         }
     }
 }
@@ -83,10 +98,10 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Puts to apply atomically.
+/// Puts and deletes to apply atomically.
 #[derive(Default, Debug)]
 pub struct Batch {
-    ops: Vec<(Cf, Vec<u8>, Vec<u8>)>,
+    ops: Vec<(Cf, Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl Batch {
@@ -97,10 +112,15 @@ impl Batch {
 
     /// Adds `key = value` in `cf`.
     pub fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.ops.push((cf, key.into(), value.into()));
+        self.ops.push((cf, key.into(), Some(value.into())));
     }
 
-    /// The number of puts.
+    /// Deletes `key` in `cf`.
+    pub fn delete(&mut self, cf: Cf, key: impl Into<Vec<u8>>) {
+        self.ops.push((cf, key.into(), None));
+    }
+
+    /// The number of puts and deletes.
     pub fn len(&self) -> usize {
         self.ops.len()
     }
@@ -151,6 +171,18 @@ pub trait Storage: Send + Sync {
     /// # Errors
     /// A [`StoreError`] if the write failed (for example, the disk is full).
     fn write(&self, batch: Batch) -> Result<(), StoreError>;
+
+    /// Removes the bytes of deleted values of `cf` from the store's files: every
+    /// column family's memtable is flushed (so that no write-ahead log still
+    /// holds them) and `cf` is compacted down to the last level (so that no
+    /// table file does). Erasure calls it (spec/durability.md §5).
+    ///
+    /// # Errors
+    /// A [`StoreError`] if a flush or compaction fails.
+    fn purge(&self, cf: Cf) -> Result<(), StoreError> {
+        let _ = cf;
+        Ok(())
+    }
 }
 
 /// Memory for RocksDB memtables, all column families together.
@@ -365,6 +397,24 @@ impl RocksStore {
 }
 
 impl Storage for RocksStore {
+    fn purge(&self, cf: Cf) -> Result<(), StoreError> {
+        self.with_db(|db| {
+            let handles = Cf::ALL
+                .iter()
+                .map(|c| handle(db, *c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut fo = rocksdb::FlushOptions::default();
+            fo.set_wait(true);
+            db.flush_cfs_opt(&handles, &fo)?;
+            db.flush_wal(true)?;
+            let mut co = rocksdb::CompactOptions::default();
+            co.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+            co.set_exclusive_manual_compaction(true);
+            db.compact_range_cf_opt(handle(db, cf)?, None::<&[u8]>, None::<&[u8]>, &co);
+            Ok(())
+        })
+    }
+
     fn recover(&self) -> Result<(), StoreError> {
         let mut reopen = self.reopen.lock().unwrap_or_else(|p| p.into_inner());
         let Some(at) = reopen.at else {
@@ -433,7 +483,10 @@ impl Storage for RocksStore {
         let result = self.with_db(|db| {
             let mut wb = WriteBatch::default();
             for (cf, k, v) in &batch.ops {
-                wb.put_cf(handle(db, *cf)?, k, v);
+                match v {
+                    Some(v) => wb.put_cf(handle(db, *cf)?, k, v),
+                    None => wb.delete_cf(handle(db, *cf)?, k),
+                }
             }
             let mut wo = WriteOptions::default();
             wo.set_sync(true);
@@ -515,7 +568,10 @@ impl Storage for MemStore {
             .write()
             .map_err(|_| StoreError::Unavailable("poisoned lock".into()))?;
         for (cf, k, v) in batch.ops {
-            data.insert((cf, k), v);
+            match v {
+                Some(v) => data.insert((cf, k), v),
+                None => data.remove(&(cf, k)),
+            };
         }
         Ok(())
     }

@@ -384,7 +384,7 @@ async fn every_client_error_has_its_status_and_code() {
         "/tile/0/000",
         "/tile/0/x",
         "/tile/entries/001",
-        "/v1/payloads/1",
+        "/v1/payloads/999",
         "/nothing/here",
     ] {
         let (s, v) = t.get_json(path).await;
@@ -778,13 +778,14 @@ async fn search_agencies_payloads_and_operations() {
     let (s, v) = t.post("/v1/entries", req).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let index = v["index"].as_u64().unwrap();
-    let (s, p) = t.get_json(&format!("/v1/payloads/{index}")).await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(p["payload"], STANDARD.encode(payload));
-    assert_eq!(p["salt"], hex::encode(salt));
-    assert_eq!(p["commitment"], c.to_hex());
+    // Never served anonymously (spec/api.md §5.1): payload_access_rules reads it.
+    let (s, h, body) = t.get(&format!("/v1/payloads/{index}")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(h.contains_key("www-authenticate"));
+    assert!(!String::from_utf8_lossy(&body).contains("Siti"));
     let (_, e) = t.get_json(&format!("/v1/entries/{index}")).await;
     assert_eq!(e["has_payload"], true);
+    assert_eq!(e["payload_erased_by"], Value::Null);
 
     // Operations.
     let (s, h) = t.get_json("/healthz").await;
@@ -902,4 +903,307 @@ async fn a_request_over_the_time_limit_gets_408_in_our_format() {
     let (s, v) = t.post("/v1/entries", request(&k, &st)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["duplicate"], true);
+}
+
+/// Appends a G2C licence with a private payload for `agency`; returns its index.
+async fn licence_with_payload(
+    t: &T,
+    k: &SigningKey,
+    agency: &str,
+    sub: &str,
+    payload: &[u8],
+) -> u64 {
+    let salt = [9u8; 32];
+    let c = PayloadCommitment::compute(&salt, payload);
+    let st = statement(
+        agency,
+        sub,
+        "service.licence.issued",
+        "G2C",
+        json!({}),
+        &format!(r#","payload_commitment":"{}""#, c.to_hex()),
+    );
+    let mut req = request(k, &st);
+    req["payload"] = json!(STANDARD.encode(payload));
+    req["salt"] = json!(hex::encode(salt));
+    let (s, v) = t.post("/v1/entries", req).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["index"].as_u64().unwrap()
+}
+
+fn read_statement(agency: &str, sub: &str, entry: u64) -> Vec<u8> {
+    statement(
+        agency,
+        sub,
+        "access.payload.read",
+        "G2G",
+        json!({"entry": entry.to_string(), "official": "Dewi Lestari (NIP 1987)",
+            "purpose": "licence renewal", "legal_basis": "Perda 7/2021 art. 19"}),
+        "",
+    )
+}
+
+/// spec/api.md §5 and spec/registry.md §6: no anonymous reads, every read is
+/// a sequenced entry first, grants, replays, erasure.
+#[tokio::test]
+async fn payload_access_rules() {
+    let mut t = T::new();
+    let city = t.register("city").await;
+    let audit = t.register("audit-board").await;
+    let payload = br#"{"name":"Siti Rahma","nik":"3273015008900002"}"#;
+    let entry = licence_with_payload(&t, &city, "city", "lic-1", payload).await;
+    let size = |t: &T| t.node.state.committed.borrow().size;
+
+    // Anonymous: nothing, for every index.
+    for i in 0..size(&t) + 2 {
+        let (s, _, body) = t.get(&format!("/v1/payloads/{i}")).await;
+        assert!(
+            [StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND].contains(&s),
+            "{i}: {s}"
+        );
+        assert!(!String::from_utf8_lossy(&body).contains("Siti"));
+    }
+    let (s, v) = t.get_json("/v1/payloads/1").await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "no_payload"));
+
+    // The owner reads: the access entry is sequenced, then the payload released.
+    let before = size(&t);
+    let st = read_statement("city", "read-1", entry);
+    let (s, v) = t
+        .post("/v1/payloads/read?wait=checkpoint", request(&city, &st))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["entry"], entry);
+    assert_eq!(
+        STANDARD.decode(v["payload"].as_str().unwrap()).unwrap(),
+        payload
+    );
+    let salt: [u8; 32] = hex::decode(v["salt"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert!(
+        PayloadCommitment::from_hex(v["commitment"].as_str().unwrap())
+            .unwrap()
+            .opens(&salt, payload)
+    );
+    let access = v["access"]["index"].as_u64().unwrap();
+    assert_eq!(access, before);
+    assert_eq!(size(&t), before + 1);
+    let receipt = Receipt::parse(v["access"]["receipt"].as_str().unwrap().as_bytes()).unwrap();
+    assert_eq!(receipt.proof.index, LeafIndex(access));
+
+    // The same statement again: refused, nothing released, nothing appended.
+    let (s, v) = t.post("/v1/payloads/read", request(&city, &st)).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "access_replayed"),
+        "{v}"
+    );
+    assert!(v.get("payload").is_none());
+    assert_eq!(size(&t), before + 1);
+
+    // Another agency without a grant: 403, not sequenced.
+    let (s, v) = t
+        .post(
+            "/v1/payloads/read",
+            request(&audit, &read_statement("audit-board", "r1", entry)),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "access_denied"),
+        "{v}"
+    );
+    assert_eq!(size(&t), before + 1);
+    // An entry without a payload commitment; a statement for another origin; a
+    // signature by someone else; not a read statement; a payload sent along.
+    let (s, v) = t
+        .post(
+            "/v1/payloads/read",
+            request(&city, &read_statement("city", "r2", 1)),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "no_payload"));
+    let other = String::from_utf8(read_statement("city", "r3", entry))
+        .unwrap()
+        .replace(ORIGIN, "other.example/log");
+    let (s, v) = t
+        .post("/v1/payloads/read", request(&city, other.as_bytes()))
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "wrong_origin"),
+        "{v}"
+    );
+    let (s, v) = t
+        .post(
+            "/v1/payloads/read",
+            request(&audit, &read_statement("city", "r4", entry)),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNAUTHORIZED, "bad_signature"),
+        "{v}"
+    );
+    let (s, v) = t.decision(&city, "city", "not-a-read").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let dec = statement(
+        "city",
+        "d2",
+        "decision.permit.granted",
+        "G2C",
+        json!({}),
+        "",
+    );
+    let (s, v) = t.post("/v1/payloads/read", request(&city, &dec)).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
+    let mut with_payload = request(&city, &read_statement("city", "r5", entry));
+    with_payload["payload"] = json!("AAAA");
+    with_payload["salt"] = json!(hex::encode([1u8; 32]));
+    let (s, v) = t.post("/v1/payloads/read", with_payload).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
+    // A read sent as an ordinary append is refused: it would release nothing.
+    let (s, v) = t
+        .post(
+            "/v1/entries",
+            request(&city, &read_statement("city", "r6", entry)),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
+
+    // A grant lets the audit board read; an expired grant does not.
+    let (s, v) = t
+        .registry(
+            "registry.access.grant",
+            json!({"grantee": "audit-board", "agencies": "city", "types": "service",
+                "legal_basis": "UU 15/2006 art. 10", "expires_at": "2000-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = t
+        .post(
+            "/v1/payloads/read",
+            request(&audit, &read_statement("audit-board", "r7", entry)),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "access_denied"),
+        "{v}"
+    );
+    let (s, v) = t
+        .registry(
+            "registry.access.grant",
+            json!({"grantee": "audit-board", "agencies": "city", "types": "service.licence",
+                "legal_basis": "UU 15/2006 art. 10"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let grant = v["index"].as_u64().unwrap();
+    let (s, v) = t
+        .post(
+            "/v1/payloads/read",
+            request(&audit, &read_statement("audit-board", "r8", entry)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let audit_read = v["access"]["index"].as_u64().unwrap();
+    let (s, v) = t
+        .registry(
+            "registry.access.revoke",
+            json!({"grant": grant.to_string(), "reason": "audit closed"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = t
+        .post(
+            "/v1/payloads/read",
+            request(&audit, &read_statement("audit-board", "r9", entry)),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "access_denied"),
+        "{v}"
+    );
+
+    // Who looked: both reads, in order.
+    let (s, v) = t.get_json(&format!("/v1/entries/{entry}/accesses")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let listed: Vec<(u64, &str)> = v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["index"].as_u64().unwrap(), a["agency"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, vec![(access, "city"), (audit_read, "audit-board")]);
+    assert_eq!(v["erased_by"], Value::Null);
+
+    // Erasure: not by another agency; by the owner; then 410 everywhere.
+    let erase = |agency: &str, sub: &str| {
+        statement(
+            agency,
+            sub,
+            "access.payload.erase",
+            "G2G",
+            json!({"entry": entry.to_string(), "legal_basis": "UU 27/2022 art. 8"}),
+            "",
+        )
+    };
+    let (s, v) = t
+        .post("/v1/entries", request(&audit, &erase("audit-board", "e1")))
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "access_denied"),
+        "{v}"
+    );
+    let (s, v) = t
+        .post("/v1/entries", request(&city, &erase("city", "e2")))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let erased_by = v["index"].as_u64().unwrap();
+    let (s, v) = t
+        .post("/v1/entries", request(&city, &erase("city", "e3")))
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::GONE, "payload_erased"), "{v}");
+    let (s, v) = t.get_json(&format!("/v1/payloads/{entry}")).await;
+    assert_eq!((s, code(&v)), (StatusCode::GONE, "payload_erased"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&erased_by.to_string())
+    );
+    let (s, v) = t
+        .post(
+            "/v1/payloads/read",
+            request(&city, &read_statement("city", "r10", entry)),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::GONE, "payload_erased"), "{v}");
+    let (_, v) = t.get_json(&format!("/v1/entries/{entry}")).await;
+    assert_eq!(
+        (v["has_payload"].clone(), v["payload_erased_by"].clone()),
+        (json!(false), json!(erased_by))
+    );
+    let (_, v) = t.get_json(&format!("/v1/entries/{entry}/accesses")).await;
+    assert_eq!(v["erased_by"], erased_by);
+    assert_eq!(v["accesses"].as_array().unwrap().len(), 3);
+    // The sealed payload and its key are gone from both stores.
+    assert_eq!(
+        t.store
+            .get(ledger_server::store::Cf::Payloads, &entry.to_be_bytes())
+            .unwrap(),
+        None
+    );
+    let keys = t.node.state.db.keys();
+    assert_eq!(
+        keys.get(ledger_server::store::Cf::PayloadKeys, &entry.to_be_bytes())
+            .unwrap(),
+        None
+    );
+    t.stop().await;
 }
