@@ -16,13 +16,22 @@ What it does, and where each step is specified:
    optionally with ?wait=checkpoint, and writes the receipt it gets back
    (spec/receipts.md), which `ledger-verify receipt` checks offline.
 
+`read` reads an entry's private payload the only way the ledger allows
+(spec/registry.md §6, spec/api.md): it signs an `access.payload.read` statement
+(the entry, the official, the purpose, the legal basis, a case reference) and
+POSTs it to /v1/payloads/read. The server records it as an access entry first,
+then returns the payload and salt, which are checked here against the entry's
+payload_commitment before the payload is written anywhere.
+
 The secret key file has agency-client's format: the base64 of a 32-byte Ed25519
 seed and a newline, so one key works with both tools.
 
-Exit status: 0 appended (or already in the log with the same bytes); 1 the server
-refused the statement (its error code and message are printed); 2 bad command
-line or input; 3 the server could not be reached or gave an unreadable answer;
-4 appended, but no receipt was available to write.
+Exit status: 0 appended (or already in the log with the same bytes), or the
+payload was read and verified; 1 the server refused the statement (its error code
+and message are printed); 2 bad command line or input; 3 the server could not be
+reached or gave an unreadable answer; 4 appended (or read), but no receipt was
+available to write; 5 the payload the server returned does not open the entry's
+commitment (nothing was written; the read is recorded).
 """
 
 import argparse
@@ -123,6 +132,11 @@ def strict_object(text, what):
     return value
 
 
+def now_utc():
+    """The current time as RFC 3339 UTC to the second, as occurred_at wants it."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def build_statement(origin, args, obj, commitment):
     """The statement's bytes, fields in the order of the spec's examples
     (entry.md §1.3), compact, UTF-8. Any order and spacing would do: what
@@ -134,8 +148,7 @@ def build_statement(origin, args, obj, commitment):
         "submission_id": args.submission_id or secrets.token_hex(16),
         "type": args.type,
         "channel": args.channel,
-        "occurred_at": args.occurred_at
-        or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "occurred_at": args.occurred_at or now_utc(),
     }
     if args.subject is not None:
         fields["subject"] = args.subject
@@ -256,6 +269,140 @@ def submit(args):
     return 0
 
 
+def server_origin(server, args):
+    """The log's origin: --origin, or the server's (GET /v1/log)."""
+    if args.origin is not None:
+        return args.origin
+    origin = call("GET", f"{server}/v1/log", None, args.timeout)[1].get("origin")
+    if not isinstance(origin, str):
+        raise Failure(3, f"{server}/v1/log names no origin")
+    return origin
+
+
+def entry_commitment(server, index, timeout):
+    """The payload_commitment of entry `index`, from the exact statement bytes
+    that GET /v1/entries/{index} returns (spec/api.md §4.2). The server shows
+    them; `ledger-verify inclusion --index` proves the entry is in the log."""
+    _, answer = call("GET", f"{server}/v1/entries/{index}", None, timeout)
+    try:
+        statement = json.loads(base64.b64decode(answer["statement_b64"], validate=True))
+    except (KeyError, TypeError, ValueError) as e:
+        raise Failure(3, f"entry {index}: the server's answer has no readable statement") from e
+    commitment = statement.get("payload_commitment") if isinstance(statement, dict) else None
+    if not isinstance(commitment, str):
+        raise Failure(2, f"entry {index} carries no payload commitment: it has no private payload")
+    return commitment
+
+
+def read_statement(origin, args):
+    """The access.payload.read statement (spec/registry.md §6): channel G2G, every
+    object field a string, no payload_commitment."""
+    obj = {
+        "entry": str(args.entry),
+        "official": args.official,
+        "purpose": args.purpose,
+        "legal_basis": args.legal_basis,
+    }
+    if args.case is not None:
+        obj["case"] = args.case
+    fields = {
+        "v": 1,
+        "origin": origin,
+        "agency": args.agency,
+        # A fresh id for every read: the server hands a payload out once per
+        # access entry.
+        "submission_id": args.submission_id or f"read/{args.entry}/{secrets.token_hex(16)}",
+        "type": "access.payload.read",
+        "channel": "G2G",
+        "occurred_at": now_utc(),
+        "object": obj,
+    }
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def open_payload(answer, entry, commitment):
+    """The payload, if it is for `entry` and with its salt opens `commitment`,
+    the commitment in the entry's statement (entry.md §4)."""
+    try:
+        payload = base64.b64decode(answer["payload"], validate=True)
+        salt = bytes.fromhex(answer["salt"])
+        returned_entry = answer["entry"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise Failure(3, "the server's answer has no readable payload and salt") from e
+    if returned_entry != entry:
+        raise Failure(5, f"the server returned the payload of entry {returned_entry}, not {entry}")
+    if len(salt) != 32 or hashlib.sha256(PAYLOAD_LABEL + salt + payload).hexdigest() != commitment:
+        raise Failure(
+            5,
+            f"the returned payload and salt do not open entry {entry}'s commitment "
+            f"{commitment}: the payload was NOT written",
+        )
+    return payload
+
+
+def read(args):
+    server = args.server.rstrip("/")
+    key = read_key(args.key)
+    if args.dry_run:
+        if args.origin is None:
+            raise Failure(2, "--dry-run needs --origin")
+        statement = read_statement(args.origin, args)
+        signature = key.sign(STATEMENT_LABEL + statement)
+        print(json.dumps({
+            "statement": base64.b64encode(statement).decode(),
+            "signature": base64.b64encode(signature).decode(),
+        }, indent=2))
+        return 0
+    origin = server_origin(server, args)
+    commitment = entry_commitment(server, args.entry, args.timeout)
+    statement = read_statement(origin, args)
+    signature = key.sign(STATEMENT_LABEL + statement)
+    body = {
+        "statement": base64.b64encode(statement).decode(),
+        "signature": base64.b64encode(signature).decode(),
+    }
+    out = None
+    if args.out:
+        # Personal data: a new file, readable by its owner only. Opened before
+        # the read, so that a read (which is recorded) is never wasted.
+        try:
+            out = os.fdopen(os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+        except OSError as e:
+            raise Failure(2, f"creating {args.out} (it must not exist): {e}") from e
+    try:
+        query = "?wait=checkpoint" if args.receipt_out else ""
+        _, answer = call("POST", f"{server}/v1/payloads/read{query}", body, args.timeout)
+        access = answer.get("access") if isinstance(answer, dict) else None
+        if not isinstance(access, dict) or "index" not in access:
+            raise Failure(3, "the server's answer names no access entry")
+        print(f"read recorded as access entry {access['index']} of {origin}", file=sys.stderr)
+        payload = open_payload(answer, args.entry, commitment)
+    except Failure:
+        if out is not None:
+            out.close()
+            os.unlink(args.out)
+        raise
+    print(f"payload verified: it opens the commitment of entry {args.entry}", file=sys.stderr)
+    if out is not None:
+        with out:
+            out.write(payload)
+        print(f"{len(payload)} bytes written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.flush()
+    if args.receipt_out:
+        receipt = access.get("receipt")
+        if receipt is None:
+            print(
+                f"no receipt yet: fetch it later from {server}/v1/receipts/{access['index']}",
+                file=sys.stderr,
+            )
+            return 4
+        write_file(args.receipt_out, receipt.encode("utf-8"))
+        print(f"access receipt written to {args.receipt_out}", file=sys.stderr)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -283,13 +430,35 @@ def main(argv=None):
     s.add_argument("--dry-run", action="store_true", help="print the request body, send nothing")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
 
+    r = commands.add_parser(
+        "read", help="read an entry's private payload: the read is recorded in the ledger first"
+    )
+    r.add_argument("--server", default=os.environ.get("LEDGER_SERVER", "http://127.0.0.1:8080"))
+    r.add_argument("--origin", help="the log's origin (default: the origin of GET /v1/log)")
+    r.add_argument("--key", required=True, help="the reading agency's secret key file")
+    r.add_argument("--agency", required=True, help="the reading agency's id")
+    r.add_argument("--entry", required=True, type=int, help="the entry whose payload to read")
+    r.add_argument("--official", required=True, help="who reads it: a name or staff id (public)")
+    r.add_argument("--purpose", required=True, help="why (public: no personal data)")
+    r.add_argument("--legal-basis", required=True, help="the law that allows the read")
+    r.add_argument("--case", help="a case or file reference (public)")
+    r.add_argument("--submission-id", help="default: read/<entry>/<128 random bits>, new each time")
+    r.add_argument("--out", help="write the payload to this new file (mode 0600), not stdout")
+    r.add_argument("--receipt-out", help="wait for a checkpoint; write the access receipt here")
+    r.add_argument("--dry-run", action="store_true", help="print the request body, send nothing")
+    r.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+
     args = parser.parse_args(argv)
     if args.command == "submit" and args.receipt_out and not args.wait:
         parser.error("--receipt-out needs --wait")
+    if args.command == "read" and args.entry < 0:
+        parser.error("--entry is an entry index (0 or more)")
     try:
         if args.command == "keygen":
             keygen(args.out)
             return 0
+        if args.command == "read":
+            return read(args)
         return submit(args)
     except Failure as e:
         print(f"error: {e}", file=sys.stderr)

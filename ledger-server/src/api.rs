@@ -1476,9 +1476,9 @@ mod schema {
     );
     string_schema!(
         /// A statement type (entry.md §1): 2-8 dot-separated segments of a-z, 0-9,
-        /// '_', the first one decision, service, transfer or registry.
+        /// '_', the first one decision, service, transfer, registry or access.
         StatementType,
-        pattern = "^(?:decision|service|transfer|registry)(?:\\.[a-z0-9_]+){1,7}$",
+        pattern = "^(?:decision|service|transfer|registry|access)(?:\\.[a-z0-9_]+){1,7}$",
         max_length = 128
     );
     string_schema!(

@@ -247,10 +247,15 @@ impl LedgerDb {
     /// # Errors
     /// A [`StoreError`].
     pub fn bundle(&self, n: u64, width: u16) -> Result<Option<Vec<u8>>, StoreError> {
-        let start = n
+        // A bundle index past every possible tree is a request for nothing,
+        // not a damaged store (issue #14 item 11).
+        let Some(end) = n
             .checked_mul(256)
-            .ok_or_else(|| StoreError::Corrupt("bundle".into()))?;
-        let end = start + u64::from(width);
+            .and_then(|start| start.checked_add(u64::from(width)))
+        else {
+            return Ok(None);
+        };
+        let start = end - u64::from(width);
         if end > self.size()? {
             return Ok(None);
         }

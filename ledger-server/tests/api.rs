@@ -384,6 +384,9 @@ async fn every_client_error_has_its_status_and_code() {
         "/tile/0/000",
         "/tile/0/x",
         "/tile/entries/001",
+        // A bundle index whose first entry overflows u64 (was 503 "corrupt store").
+        "/tile/entries/x018/x446/x744/x073/x709/x551/615",
+        "/tile/entries/x018/x446/x744/x073/x709/x551/615.p/7",
         "/v1/payloads/999",
         "/nothing/here",
     ] {

@@ -199,14 +199,10 @@ fn a_python_agency_signs_and_submits_and_the_replay_verifies_it() {
         entry["statement"]["object"]["note"],
         "Jl. Melati – lantai 2"
     );
-    let stored = get(&format!("{url}/v1/payloads/3"));
-    assert_eq!(stored["salt"], salt_hex);
-    assert_eq!(
-        STANDARD
-            .decode(stored["payload"].as_str().unwrap())
-            .unwrap(),
-        payload
-    );
+    // Never served anonymously (spec/api.md §5.1).
+    let r = reqwest::blocking::get(format!("{url}/v1/payloads/3")).unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(!r.text().unwrap().contains("Budi"));
 
     // The receipt the script wrote verifies offline.
     run_ok(Command::new(binary("ledger-verify")).args([
@@ -250,6 +246,42 @@ fn a_python_agency_signs_and_submits_and_the_replay_verifies_it() {
     ]);
     assert!(out.contains("appended as entry 4"), "{out}");
 
+    // The Python script reads the permit's payload through the access path: an
+    // access.payload.read entry (entry 5) is recorded before the payload is
+    // released, and the script checks it against the commitment.
+    let read_out = dir.path().join("applicant-read.json");
+    let out = python(&[
+        "read",
+        "--server",
+        &url,
+        "--key",
+        py_key.to_str().unwrap(),
+        "--agency",
+        "city-licensing",
+        "--entry",
+        "3",
+        "--official",
+        "Rina Wijaya (NIP 199001012015032001)",
+        "--purpose",
+        "building inspection",
+        "--legal-basis",
+        "Regional Regulation 7/2021 art. 19",
+        "--out",
+        read_out.to_str().unwrap(),
+        "--receipt-out",
+        dir.path().join("access.tlog-proof").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "agency.py read: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&read_out).unwrap(), payload);
+    let access = get(&format!("{url}/v1/entries/5"));
+    assert_eq!(access["type"], "access.payload.read");
+    assert_eq!(access["statement"]["object"]["entry"], "3");
+
     // The auditor's replay checks every signature, the Python one included.
     let out = Command::new(binary("ledger-verify"))
         .args([
@@ -266,9 +298,10 @@ fn a_python_agency_signs_and_submits_and_the_replay_verifies_it() {
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(out.status.code(), Some(0), "{v}\n{}", text(&out.stderr));
-    assert_eq!(v["size"], 5, "{v}");
+    assert_eq!(v["size"], 6, "{v}");
     let city = &v["agencies"]["city-licensing"];
-    assert_eq!(city["entries"], 2, "{v}");
+    assert_eq!(city["entries"], 3, "{v}");
+    assert_eq!(city["types"]["access.payload.read"], 1, "{v}");
     assert_eq!(city["first"], 3, "{v}");
     assert_eq!(city["types"]["decision.permit.building.granted"], 1, "{v}");
     assert_eq!(city["channels"]["G2C"], 1, "{v}");

@@ -42,6 +42,9 @@ fn the_readme_walkthrough_works_as_written() {
         "ledger-verify agency",
         "ledger-verify replay",
         "ledger-verify monitor",
+        "agency-client read-payload",
+        "ledger-verify accesses",
+        "agency-client erase-payload",
     ] {
         assert!(
             commands.iter().any(|c| c.starts_with(step)),
@@ -77,5 +80,8 @@ fn the_readme_walkthrough_works_as_written() {
     // The second monitor run saw the log grow from the first one's checkpoint.
     assert!(dir.path().join("journalist.state").exists());
     assert!(dir.path().join("permit.tlog-proof").exists());
+    // Step 9 released the applicant's data from step 4 to the official.
+    let copy = std::fs::read_to_string(dir.path().join("applicant-copy.json")).unwrap();
+    assert!(copy.contains("Siti Rahma"), "{copy}");
     server.stop();
 }

@@ -6,6 +6,7 @@
 //! Exit codes: 0 verified; 1 verification FAILED (evidence of misbehaviour);
 //! 2 could not check (network, files, usage).
 
+mod accesses;
 mod agency;
 mod check;
 mod monitor;
@@ -131,6 +132,11 @@ enum Command {
         #[arg(long)]
         scan: bool,
     },
+    /// List who read or erased entry I's private payload: each access entry is
+    /// authenticated against a freshly verified checkpoint. The list is the
+    /// server's unless --scan reads every later entry, which proves it complete
+    /// (and a server list that leaves one out is a failure).
+    Accesses(accesses::AccessesArgs),
     /// Watch a log: verify its checkpoint and that it extends the one remembered in
     /// --state, then remember the new one. On a fork or rollback, exit 1 and write
     /// evidence (both signed checkpoints and the proof) that anyone can recheck.
@@ -194,6 +200,7 @@ fn run(cli: &Cli) -> Outcome {
             head,
             scan,
         } => agency::agency(log, key, id, *head, *scan),
+        Command::Accesses(args) => accesses::accesses(args),
         Command::Monitor {
             log,
             key,

@@ -99,3 +99,45 @@ pub struct LogInfo {
     #[serde(default)]
     pub checkpoint_size: Option<u64>,
 }
+
+/// The answer to `POST /v1/payloads/read` (spec/api.md): the access entry that
+/// records the read, and the payload with its salt.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ReadAnswer {
+    /// The access entry, as an append answers it.
+    pub access: Appended,
+    /// The entry whose payload this is.
+    pub entry: u64,
+    /// Base64 of the payload (personal data).
+    pub payload: String,
+    /// Hex of the commitment's salt.
+    pub salt: String,
+    /// Hex of the entry's payload commitment.
+    pub commitment: String,
+}
+
+impl std::fmt::Debug for ReadAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The payload and salt are personal data: never print them.
+        f.debug_struct("ReadAnswer")
+            .field("access", &self.access)
+            .field("entry", &self.entry)
+            .field("commitment", &self.commitment)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parts of `GET /v1/entries/{index}` (spec/api.md §4.2) the client reads.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EntryInfo {
+    /// The entry's index.
+    pub index: u64,
+    /// Base64 of the entry envelope.
+    pub entry_b64: String,
+    /// Whether the entry has a payload commitment whose payload was not erased.
+    #[serde(default)]
+    pub has_payload: Option<bool>,
+    /// The entry that erased its payload, if any.
+    #[serde(default)]
+    pub payload_erased_by: Option<u64>,
+}

@@ -1,6 +1,7 @@
 //! The command line: offline commands (`keygen`, `commit`, `sign`), commands that
-//! talk to a server (`register`, `add-key`, `rotate-key`, `revoke-key`, `submit`),
-//! and the load generator (`load`).
+//! talk to a server (`register`, `add-key`, `rotate-key`, `revoke-key`, `submit`,
+//! `read-payload`, `erase-payload`, `grant-access`, `revoke-access`), and the load
+//! generator (`load`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +18,10 @@ use ledger_core::statement::{PayloadCommitment, SALT_BYTES, Statement};
 use crate::http::{DEFAULT_SERVER, RequestError};
 use crate::keys::{read_key, write_secret};
 use crate::load::LoadArgs;
-use crate::registry::{AddKeyArgs, RegisterArgs, RevokeKeyArgs, RotateKeyArgs};
+use crate::payload::{ErasePayloadArgs, ReadPayloadArgs};
+use crate::registry::{
+    AddKeyArgs, GrantAccessArgs, RegisterArgs, RevokeAccessArgs, RevokeKeyArgs, RotateKeyArgs,
+};
 use crate::submit::SubmitArgs;
 
 /// An example agency client for the e-government audit ledger.
@@ -66,6 +70,20 @@ enum Command {
     /// Build, sign and append one statement, optionally with a private payload
     /// and waiting for a verified receipt.
     Submit(SubmitArgs),
+    /// Read an entry's private payload: sign an access.payload.read (who, why,
+    /// under which law), which the server records in the ledger before it returns
+    /// the payload; check the payload against the entry's commitment and write it.
+    /// The access entry's index goes to standard error.
+    ReadPayload(ReadPayloadArgs),
+    /// Erase an entry's private payload: access.payload.erase, signed by the
+    /// owning agency (--key, --agency), or registry.payload.erase, signed by the
+    /// registry authority (--authority-key).
+    ErasePayload(ErasePayloadArgs),
+    /// Registry authority: let an agency read other agencies' payloads
+    /// (registry.access.grant).
+    GrantAccess(GrantAccessArgs),
+    /// Registry authority: end an access grant (registry.access.revoke).
+    RevokeAccess(RevokeAccessArgs),
     /// Load generator for a server on this machine: pre-signs N statements, sends
     /// them with C concurrent tasks in batches of B, and reports throughput,
     /// append latency and time to checkpoint; with --acks, it also records
@@ -142,6 +160,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::RotateKey(args) => runtime()?.block_on(crate::registry::rotate_key(args)),
         Command::RevokeKey(args) => runtime()?.block_on(crate::registry::revoke_key(args)),
         Command::Submit(args) => runtime()?.block_on(crate::submit::submit(args)),
+        Command::ReadPayload(args) => runtime()?.block_on(crate::payload::read_payload(args)),
+        Command::ErasePayload(args) => runtime()?.block_on(crate::payload::erase_payload(args)),
+        Command::GrantAccess(args) => runtime()?.block_on(crate::registry::grant_access(args)),
+        Command::RevokeAccess(args) => runtime()?.block_on(crate::registry::revoke_access(args)),
         Command::Load(args) => runtime()?.block_on(crate::load::load(args)),
     }
 }
@@ -194,7 +216,30 @@ fn hint(code: &str) -> Option<&'static str> {
         }
         "wrong_origin" => "the statement names another log: check --origin",
         "queue_full" => "the server is busy: retry after a moment",
-        "registry_rule" => "see spec/registry.md §3 for what each registry statement needs",
+        "registry_rule" => "see spec/registry.md §3 and §6 for what each registry statement needs",
+        "access_denied" => {
+            "an agency reads its own entries' payloads, and another agency's only under a \
+             registry.access.grant in force (the registry authority runs `grant-access`); \
+             only the owning agency or the authority erases a payload"
+        }
+        "no_payload" => {
+            "the entry carries no payload commitment (GET /v1/entries/<entry> shows has_payload)"
+        }
+        "payload_erased" => {
+            "the payload was erased by the entry the message names; \
+             `ledger-verify accesses --index <entry>` lists it"
+        }
+        "access_replayed" => {
+            "a payload is handed out once per access entry: read again with a new \
+             --submission-id (or omit it for a fresh one)"
+        }
+        "payload_not_held" => {
+            "the read was recorded, but this server holds no payload for the entry (for \
+             example, restored from a ledger backup without payloads); ask its operator"
+        }
+        "access_statement_required" => {
+            "payloads are read only with a signed access.payload.read: use `read-payload`"
+        }
         _ => return None,
     })
 }

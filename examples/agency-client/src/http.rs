@@ -14,7 +14,9 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-use crate::api::{Appended, BatchRequest, BatchResponse, EntryRequest, ErrorBody, LogInfo};
+use crate::api::{
+    Appended, BatchRequest, BatchResponse, EntryInfo, EntryRequest, ErrorBody, LogInfo, ReadAnswer,
+};
 
 /// The default server, also used when `LEDGER_SERVER` is not set.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
@@ -344,6 +346,40 @@ impl Client {
             });
         }
         Ok(resp)
+    }
+
+    /// `POST /v1/payloads/read`, with `?wait=checkpoint` if `wait`: sequences
+    /// the signed `access.payload.read` in `read` (no payload, no salt) and
+    /// returns the access entry and the payload.
+    ///
+    /// # Errors
+    /// A [`RequestError`].
+    pub async fn read_payload(
+        &self,
+        read: &EntryRequest,
+        wait: bool,
+    ) -> Result<ReadAnswer, RequestError> {
+        let path = if wait {
+            "v1/payloads/read?wait=checkpoint"
+        } else {
+            "v1/payloads/read"
+        };
+        let body = serde_json::to_vec(read).map_err(|e| RequestError::BadAnswer {
+            url: self.url(path).to_string(),
+            reason: format!("cannot serialize the request: {e}"),
+        })?;
+        let (_, answer) = self.send(Method::POST, path, Some(body)).await?;
+        self.decode(path, &answer)
+    }
+
+    /// `GET /v1/entries/{index}`.
+    ///
+    /// # Errors
+    /// A [`RequestError`] (404 if the log has no such entry).
+    pub async fn entry(&self, index: u64) -> Result<EntryInfo, RequestError> {
+        let path = format!("v1/entries/{index}");
+        let (_, body) = self.send(Method::GET, &path, None).await?;
+        self.decode(&path, &body)
     }
 
     /// `GET /checkpoint`: the latest signed checkpoint note, verbatim.

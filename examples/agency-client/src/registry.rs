@@ -1,11 +1,15 @@
-//! The registry authority's commands (spec/registry.md §3): `register`,
-//! `add-key`, `rotate-key` and `revoke-key`. Each builds one `registry.*`
-//! statement (agency `registry`, channel G2G, exactly the `object` fields the
-//! spec lists), signs it with the authority key, and appends it like `submit`.
+//! The registry authority's commands (spec/registry.md §3, §6): `register`,
+//! `add-key`, `rotate-key` and `revoke-key`; `grant-access` and
+//! `revoke-access`; and the authority's `erase-payload`. Each builds one
+//! `registry.*` statement (agency `registry`, channel G2G, exactly the `object`
+//! fields the spec lists), signs it with the authority key, and appends it like
+//! `submit`.
 //!
-//! The default submission id is `<action>/<agency>/<16 hex of the key hash>` (see
+//! The default submission id of a key command is
+//! `<action>/<agency>/<16 hex of the key hash>` (see
 //! [`RegistryAction::default_submission_id`]): unique per use, since keys are
-//! never reused, and overridable with `--submission-id`.
+//! never reused; that of an access command is
+//! [`AccessStatement::default_submission_id`]. `--submission-id` overrides both.
 
 use std::path::PathBuf;
 
@@ -13,6 +17,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use ed25519_dalek::SigningKey;
 
+use crate::access::AccessStatement;
 use crate::cli::{SendArgs, ServerArgs};
 use crate::http::Client;
 use crate::keys::{key_hash_hex, parse_public_key, read_key};
@@ -25,7 +30,8 @@ pub struct AuthorityArgs {
     /// The registry authority's secret key file (base64 of the 32-byte seed).
     #[arg(long, value_name = "FILE")]
     pub authority_key: PathBuf,
-    /// The submission id (default: `<action>/<agency>/<16 hex of the key hash>`).
+    /// The submission id (default: `<action>/<agency>/<16 hex of the key hash>`
+    /// for key commands; see each access command for its own).
     #[arg(long, value_name = "ID")]
     pub submission_id: Option<String>,
     /// When the registry decision took effect, RFC 3339 UTC with Z (default: now).
@@ -96,6 +102,45 @@ pub struct RevokeKeyArgs {
     /// The active public key to revoke, base64.
     #[arg(long, value_name = "B64", alias = "pubkey")]
     pub agency_pubkey: String,
+    /// Why it is revoked (public: no personal data), 1-512 bytes.
+    #[arg(long)]
+    pub reason: String,
+    /// The options of every registry command.
+    #[command(flatten)]
+    pub authority: AuthorityArgs,
+}
+
+/// `grant-access`'s options.
+#[derive(Args, Debug)]
+pub struct GrantAccessArgs {
+    /// The registered agency that may read.
+    #[arg(long, value_name = "ID")]
+    pub grantee: String,
+    /// Whose entries: `*` (every agency's) or one agency id.
+    #[arg(long, value_name = "ID|*")]
+    pub agencies: String,
+    /// Which statement types: `*` or a type prefix of whole segments, such as
+    /// `decision.permit` or `service`.
+    #[arg(long, value_name = "PREFIX|*")]
+    pub types: String,
+    /// The law that allows these reads (1-512 bytes).
+    #[arg(long)]
+    pub legal_basis: String,
+    /// The grant covers reads sequenced before this time, RFC 3339 UTC with Z
+    /// (default: no expiry).
+    #[arg(long, value_name = "RFC3339")]
+    pub expires_at: Option<String>,
+    /// The options of every registry command.
+    #[command(flatten)]
+    pub authority: AuthorityArgs,
+}
+
+/// `revoke-access`'s options.
+#[derive(Args, Debug)]
+pub struct RevokeAccessArgs {
+    /// The index of the grant's entry.
+    #[arg(long, value_name = "INDEX")]
+    pub grant: u64,
     /// Why it is revoked (public: no personal data), 1-512 bytes.
     #[arg(long)]
     pub reason: String,
@@ -211,4 +256,52 @@ pub async fn revoke_key(args: RevokeKeyArgs) -> Result<()> {
         reason: args.reason,
     };
     run(action, args.authority).await
+}
+
+async fn run_access(st: AccessStatement, args: AuthorityArgs) -> Result<()> {
+    let authority = read_key(&args.authority_key)?;
+    crate::payload::sign_and_send(
+        &st,
+        &authority,
+        args.submission_id,
+        args.occurred_at,
+        &args.send,
+        &args.server,
+    )
+    .await
+}
+
+/// Runs `grant-access` (registry.access.grant).
+///
+/// # Errors
+/// As [`register`].
+pub async fn grant_access(args: GrantAccessArgs) -> Result<()> {
+    let st = AccessStatement::Grant {
+        grantee: args.grantee,
+        agencies: args.agencies,
+        types: args.types,
+        legal_basis: args.legal_basis,
+        expires_at: args.expires_at,
+    };
+    run_access(st, args.authority).await
+}
+
+/// Runs `revoke-access` (registry.access.revoke).
+///
+/// # Errors
+/// As [`register`].
+pub async fn revoke_access(args: RevokeAccessArgs) -> Result<()> {
+    let st = AccessStatement::Revoke {
+        grant: args.grant,
+        reason: args.reason,
+    };
+    run_access(st, args.authority).await
+}
+
+/// Runs `erase-payload --authority-key` (registry.payload.erase).
+///
+/// # Errors
+/// As [`register`].
+pub async fn erase_payload(entry: u64, legal_basis: String, args: AuthorityArgs) -> Result<()> {
+    run_access(AccessStatement::RegistryErase { entry, legal_basis }, args).await
 }

@@ -242,6 +242,10 @@ pub(super) async fn entry_accesses(
     let index = index_param(&path_param(index)?)?;
     let q: AccessesQuery = query(&uri)?;
     let from = q.from.as_deref().map(|f| number(f, "from")).transpose()?;
+    // An entry index, as the document types it (int64).
+    if from.is_some_and(|f| f > i64::MAX as u64) {
+        return Err(ApiError::bad("bad_request", "from must be below 2^63"));
+    }
     let size = stored_size(&s);
     if index >= size {
         return Err(ApiError::not_found(format!("entry {index} does not exist")));

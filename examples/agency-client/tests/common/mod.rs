@@ -1,8 +1,8 @@
 //! Test support: a small in-process stand-in for the ledger server, built only
 //! from ledger-core, that speaks the parts of spec/api.md the client uses
 //! (`GET /v1/log`, `POST /v1/entries`, `POST /v1/entries/batch`, `GET
-//! /checkpoint`, `GET /v1/receipts/{index}`), with the same status codes and
-//! error bodies. It sequences with ledger-core's `Registry`, so everything the
+//! /checkpoint`, `GET /v1/receipts/{index}`, `GET /v1/entries/{index}`, `POST
+//! /v1/payloads/read`), with the same status codes and error bodies. It sequences with ledger-core's `Registry`, so everything the
 //! client sends is checked by the same rules as on the real server, and it
 //! signs real checkpoints and receipts.
 #![allow(dead_code)]
@@ -19,6 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
 use ledger_core::LeafIndex;
+use ledger_core::access::{AccessAction, TYPE_PAYLOAD_READ};
 use ledger_core::checkpoint::{Checkpoint, Origin, sign_checkpoint};
 use ledger_core::entry::sign_statement;
 use ledger_core::note::Ed25519Signer;
@@ -143,6 +144,10 @@ struct State {
     tree: MemoryTree,
     entries: Vec<Vec<u8>>,
     submissions: HashMap<(String, String), Stored>,
+    /// The payload and salt of each entry that has one, until erased.
+    payloads: HashMap<u64, (Vec<u8>, [u8; 32])>,
+    /// Return a payload that does not open its commitment.
+    pub tamper_payloads: bool,
     /// Answer this many POSTs with 429 before accepting any.
     pub reject_429: u32,
     /// Every request line seen.
@@ -271,7 +276,9 @@ impl State {
                 let status = match e.code() {
                     "bad_statement" => 400,
                     "bad_signature" => 401,
-                    "unknown_agency" | "key_not_active" => 403,
+                    "unknown_agency" | "key_not_active" | "access_denied" => 403,
+                    "no_payload" => 404,
+                    "payload_erased" => 410,
                     _ => 422,
                 };
                 (status, e.code().to_owned(), e.to_string())
@@ -280,6 +287,12 @@ impl State {
         self.tree.append(&bytes);
         self.entries.push(bytes);
         let index = applied.entry.index.0;
+        if let Some(p) = payload {
+            self.payloads.insert(index, p);
+        }
+        if let Some(Ok(AccessAction::Erase(e))) = AccessAction::parse(&applied.statement) {
+            self.payloads.remove(&e.entry.0);
+        }
         let stored = Stored {
             statement,
             index,
@@ -294,6 +307,52 @@ impl State {
             answer["checkpoint_size"] = json!(self.tree.size().0);
         }
         Ok((201, answer))
+    }
+
+    /// `POST /v1/payloads/read`: sequences the read, then hands out the payload.
+    fn read(&mut self, v: &Value, wait: bool) -> Result<(u16, Value), (u16, String, String)> {
+        let refuse = |status: u16, code: &str, m: &str| (status, code.to_owned(), m.to_owned());
+        if v.get("payload").is_some() || v.get("salt").is_some() {
+            return Err(refuse(400, "bad_request", "a read carries no payload"));
+        }
+        let st = v
+            .get("statement")
+            .and_then(Value::as_str)
+            .and_then(|s| STANDARD.decode(s).ok())
+            .and_then(|b| Statement::parse(&b).ok())
+            .ok_or_else(|| refuse(400, "bad_statement", "not a statement"))?;
+        if st.kind.as_str() != TYPE_PAYLOAD_READ {
+            return Err(refuse(400, "bad_request", "not an access.payload.read"));
+        }
+        let key = (
+            st.agency.as_str().to_owned(),
+            st.submission_id.as_str().to_owned(),
+        );
+        if self.submissions.contains_key(&key) {
+            return Err(refuse(409, "access_replayed", "submission id already used"));
+        }
+        let Some(Ok(AccessAction::Read(r))) = AccessAction::parse(&st) else {
+            return Err(refuse(422, "registry_rule", "malformed read"));
+        };
+        let entry = r.entry.0;
+        let (_, access) = self.append(v, wait)?;
+        // As the server: the access entry is durable before the payload is read.
+        let Some((mut payload, salt)) = self.payloads.get(&entry).cloned() else {
+            let m = format!(
+                "this server holds no payload for entry {entry}; the access was recorded as entry {}",
+                access["index"]
+            );
+            return Err(refuse(404, "payload_not_held", &m));
+        };
+        if self.tamper_payloads {
+            payload.push(b'!');
+        }
+        let c = ledger_core::statement::PayloadCommitment::compute(&salt, &self.payloads[&entry].0);
+        Ok((
+            201,
+            json!({"access": access, "entry": entry, "payload": STANDARD.encode(&payload),
+                   "salt": hex::encode(salt), "commitment": c.to_hex()}),
+        ))
     }
 
     fn handle(&mut self, method: &str, target: &str, body: &[u8]) -> Response {
@@ -328,6 +387,31 @@ impl State {
                         retry_after: None,
                     },
                     _ => error(404, "not_found", "no such entry"),
+                }
+            }
+            ("GET", p) if p.starts_with("/v1/entries/") => {
+                match p["/v1/entries/".len()..].parse::<u64>() {
+                    Ok(i) if (i as usize) < self.entries.len() => {
+                        let bytes = &self.entries[i as usize];
+                        json_response(
+                            200,
+                            json!({"index": i, "entry_b64": STANDARD.encode(bytes),
+                                   "statement_b64": STANDARD.encode(
+                                       ledger_core::entry::Entry::decode(bytes).unwrap().statement),
+                                   "leaf_hash": ledger_core::hash::leaf_hash(bytes).to_hex(),
+                                   "has_payload": self.payloads.contains_key(&i)}),
+                        )
+                    }
+                    _ => error(404, "not_found", "no such entry"),
+                }
+            }
+            ("POST", "/v1/payloads/read") => {
+                let Ok(v) = serde_json::from_slice::<Value>(body) else {
+                    return error(400, "bad_json", "not JSON");
+                };
+                match self.read(&v, wait) {
+                    Ok((status, v)) => json_response(status, v),
+                    Err((status, code, message)) => error(status, &code, &message),
                 }
             }
             ("POST", "/v1/entries") => {
@@ -424,6 +508,8 @@ impl MockServer {
             tree,
             entries,
             submissions: HashMap::new(),
+            payloads: HashMap::new(),
+            tamper_payloads: false,
             reject_429: 0,
             requests: Vec::new(),
         }));
@@ -456,6 +542,20 @@ impl MockServer {
 
     pub fn reject_next_posts_with_429(&self, n: u32) {
         self.state.lock().unwrap().reject_429 = n;
+    }
+
+    pub fn tamper_payloads(&self, on: bool) {
+        self.state.lock().unwrap().tamper_payloads = on;
+    }
+
+    /// Forgets entry `index`'s payload, as a server restored without payloads.
+    pub fn drop_payload(&self, index: u64) {
+        self.state.lock().unwrap().payloads.remove(&index);
+    }
+
+    /// Whether the server still holds entry `index`'s payload.
+    pub fn holds_payload(&self, index: u64) -> bool {
+        self.state.lock().unwrap().payloads.contains_key(&index)
     }
 
     pub fn requests(&self) -> Vec<String> {
