@@ -37,6 +37,18 @@ pub const META_SIZE: &[u8] = b"size";
 pub const META_CHECKPOINT: &[u8] = b"checkpoint";
 /// The `meta` key of the origin.
 pub const META_ORIGIN: &[u8] = b"origin";
+/// The key store's `meta` key of a purge not finished yet: the key range
+/// `from (8) ‖ to (8)` of erased payloads whose bytes may still be in files
+/// (spec/durability.md §5).
+pub const META_PURGE_PENDING: &[u8] = b"purge_pending";
+
+/// The [`META_PURGE_PENDING`] value for the indexes `lo..=hi`.
+pub fn purge_range(lo: u64, hi: u64) -> Vec<u8> {
+    let mut v = lo.to_be_bytes().to_vec();
+    v.extend_from_slice(&hi.saturating_add(1).to_be_bytes());
+    v
+}
+
 /// The `meta` key present once `DATA/checkpoint` exists ([`crate::cpfile`]).
 pub const META_CHECKPOINT_FILE: &[u8] = b"checkpoint_file";
 
@@ -315,43 +327,60 @@ impl LedgerDb {
             .collect()
     }
 
-    /// Finishes erasures that a crash interrupted between the ledger commit and
-    /// the key store's purge (spec/durability.md §5): deletes the key of every
-    /// erased payload still in the key store, and purges the key store's files
-    /// if any payload was ever erased. Returns how many keys it deleted.
+    /// Finishes erasures that a stop interrupted (spec/durability.md §5):
+    /// deletes the key of every erased payload still in the key store (a stop
+    /// between the ledger commit and the key's delete), then finishes a purge
+    /// left pending (a stop before both stores' files were purged). Returns how
+    /// many keys it deleted. Its cost grows with the number of erasures, not
+    /// with the ledger.
     ///
     /// # Errors
     /// A [`StoreError`].
     pub fn finish_erasures(&self) -> Result<usize, StoreError> {
         let mut batch = Batch::new();
+        let mut range: Option<(u64, u64)> = None;
         let mut from = Vec::new();
-        let mut any = false;
         loop {
             let page = self.store.range(Cf::Erasures, &from, &[0xff; 9], 1024)?;
             let Some((last, _)) = page.last() else { break };
-            any = true;
             let mut next = last.clone();
             next.push(0);
             for (k, _) in &page {
                 if self.keys.get(Cf::PayloadKeys, k)?.is_some() {
+                    let i = u64_value(k, "erasure key")?;
+                    range = Some(range.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
                     batch.delete(Cf::PayloadKeys, k.clone());
                 }
             }
             from = next;
         }
         let n = batch.len();
-        if n > 0 {
+        if let Some((lo, hi)) = range {
+            batch.put(Cf::Meta, META_PURGE_PENDING, purge_range(lo, hi));
             self.keys.write(batch)?;
         }
-        if any {
-            // A stop between the key's delete and its purge leaves its bytes in
-            // the key store's files; the key store is small, so purge it always.
-            self.keys.purge(Cf::PayloadKeys)?;
-        }
-        if n > 0 {
-            self.store.purge(Cf::Payloads)?;
-        }
+        self.finish_purge()?;
         Ok(n)
+    }
+
+    /// Purges the range recorded by [`META_PURGE_PENDING`] from both stores'
+    /// files, if a purge is pending, and then clears the record.
+    ///
+    /// # Errors
+    /// A [`StoreError`].
+    pub fn finish_purge(&self) -> Result<(), StoreError> {
+        let Some(r) = self.keys.get(Cf::Meta, META_PURGE_PENDING)? else {
+            return Ok(());
+        };
+        if r.len() != 16 {
+            return Err(StoreError::Corrupt("the pending purge record".into()));
+        }
+        let (from, to) = r.split_at(8);
+        self.keys.purge(Cf::PayloadKeys, from, to)?;
+        self.store.purge(Cf::Payloads, from, to)?;
+        let mut done = Batch::new();
+        done.delete(Cf::Meta, META_PURGE_PENDING);
+        self.keys.write(done)
     }
 
     /// The index an agency's submission id was sequenced at.

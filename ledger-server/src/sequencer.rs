@@ -26,7 +26,8 @@ use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::ledger::{
-    LedgerDb, META_SIZE, access_key, dedup_key, index_key, load, secondary_key, tile_key,
+    LedgerDb, META_PURGE_PENDING, META_SIZE, access_key, dedup_key, index_key, load, purge_range,
+    secondary_key, tile_key,
 };
 use crate::metrics::Metrics;
 use crate::store::{Batch, Cf, StoreError};
@@ -442,12 +443,26 @@ impl Core {
         for &i in erased {
             keys.delete(Cf::PayloadKeys, index_key(i));
         }
+        // Recorded with the deletes, so that a stop before the purge is
+        // finished at the next start.
+        let mut lo = erased.iter().copied().min().unwrap_or(0);
+        let mut hi = erased.iter().copied().max().unwrap_or(0);
+        // A purge that failed earlier is kept in the record: widen it.
+        if let Ok(Some(r)) = self.db.keys().get(Cf::Meta, META_PURGE_PENDING)
+            && let (Ok(from), Ok(to)) = (
+                <[u8; 8]>::try_from(&r[..8.min(r.len())]),
+                <[u8; 8]>::try_from(&r[8.min(r.len())..]),
+            )
+        {
+            lo = lo.min(u64::from_be_bytes(from));
+            hi = hi.max(u64::from_be_bytes(to).saturating_sub(1));
+        }
+        keys.put(Cf::Meta, META_PURGE_PENDING, purge_range(lo, hi));
         let done = self
             .db
             .keys()
             .write(keys)
-            .and_then(|()| self.db.keys().purge(Cf::PayloadKeys))
-            .and_then(|()| self.db.store().purge(Cf::Payloads));
+            .and_then(|()| self.db.finish_purge());
         match done {
             Ok(()) => tracing::info!("erased the payloads of entries {erased:?}"),
             Err(e) => tracing::error!(

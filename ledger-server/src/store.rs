@@ -172,15 +172,16 @@ pub trait Storage: Send + Sync {
     /// A [`StoreError`] if the write failed (for example, the disk is full).
     fn write(&self, batch: Batch) -> Result<(), StoreError>;
 
-    /// Removes the bytes of deleted values of `cf` from the store's files: every
-    /// column family's memtable is flushed (so that no write-ahead log still
-    /// holds them) and `cf` is compacted down to the last level (so that no
-    /// table file does). Erasure calls it (spec/durability.md §5).
+    /// Removes the bytes of deleted values of `cf` in the key range
+    /// `[from, to)` from the store's files: every column family's memtable is
+    /// flushed (so that no write-ahead log still holds them) and that range of
+    /// `cf` is compacted down to the last level (so that no table file does).
+    /// Erasure calls it (spec/durability.md §5).
     ///
     /// # Errors
     /// A [`StoreError`] if a flush or compaction fails.
-    fn purge(&self, cf: Cf) -> Result<(), StoreError> {
-        let _ = cf;
+    fn purge(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<(), StoreError> {
+        let _ = (cf, from, to);
         Ok(())
     }
 }
@@ -397,7 +398,7 @@ impl RocksStore {
 }
 
 impl Storage for RocksStore {
-    fn purge(&self, cf: Cf) -> Result<(), StoreError> {
+    fn purge(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<(), StoreError> {
         self.with_db(|db| {
             let handles = Cf::ALL
                 .iter()
@@ -410,7 +411,7 @@ impl Storage for RocksStore {
             let mut co = rocksdb::CompactOptions::default();
             co.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
             co.set_exclusive_manual_compaction(true);
-            db.compact_range_cf_opt(handle(db, cf)?, None::<&[u8]>, None::<&[u8]>, &co);
+            db.compact_range_cf_opt(handle(db, cf)?, Some(from), Some(to), &co);
             Ok(())
         })
     }

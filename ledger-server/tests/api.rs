@@ -1132,6 +1132,28 @@ async fn payload_access_rules() {
         "{v}"
     );
 
+    // A revoked key reads nothing, even for its own agency's entry.
+    let court = t.register("court").await;
+    let court_entry = licence_with_payload(&t, &court, "court", "case-1", b"sealed file").await;
+    let (s, v) = t
+        .registry(
+            "registry.key.revoke",
+            json!({"agency": "court", "key": b64key(&court), "reason": "lost"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = t
+        .post(
+            "/v1/payloads/read",
+            request(&court, &read_statement("court", "r-revoked", court_entry)),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "key_not_active"),
+        "{v}"
+    );
+
     // Who looked: both reads, in order.
     let (s, v) = t.get_json(&format!("/v1/entries/{entry}/accesses")).await;
     assert_eq!(s, StatusCode::OK, "{v}");

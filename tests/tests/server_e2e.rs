@@ -278,22 +278,31 @@ fn demo_runs_with_no_setup() {
     let entries = check_tiles(&c, &origin, &vkey);
     assert_eq!(
         entries.len(),
-        10,
-        "genesis, 3 registrations, 6 sample records"
+        11,
+        "genesis, 3 registrations, 6 sample records, 1 recorded access"
     );
     for ch in ["G2C", "G2B", "G2G"] {
         let found = c.json(&format!("/v1/entries?channel={ch}"));
         assert!(!found["entries"].as_array().unwrap().is_empty(), "{ch}");
     }
-    // The sample G2C permit carries a private payload outside the log.
+    // The sample G2C permit carries a private payload outside the log, which
+    // nobody reads anonymously (spec/api.md §5.1).
     let permits = c.json("/v1/entries?type=decision.permit.building");
     let index = permits["entries"][0]["index"].as_u64().unwrap();
-    let p = c.json(&format!("/v1/payloads/{index}"));
-    assert!(
-        String::from_utf8(STANDARD.decode(p["payload"].as_str().unwrap()).unwrap())
-            .unwrap()
-            .contains("national_id")
-    );
+    assert_eq!(permits["entries"][0]["has_payload"], true);
+    let r = c
+        .http
+        .get(format!("{}/v1/payloads/{index}", c.url))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(!r.text().unwrap().contains("national_id"));
+    // The demo's one recorded access names the licence holder's entry.
+    let access = c.json("/v1/entries/10");
+    assert_eq!(access["type"], "access.payload.read");
+    let licence = access["statement"]["object"]["entry"].as_str().unwrap();
+    let listed = c.json(&format!("/v1/entries/{licence}/accesses"));
+    assert_eq!(listed["accesses"][0]["index"], 10, "{listed}");
     server.stop();
 
     // Running the demo again reuses the directory and appends nothing twice.
@@ -302,6 +311,6 @@ fn demo_runs_with_no_setup() {
         http: reqwest::blocking::Client::new(),
         url: server.url.clone(),
     };
-    assert_eq!(c.json("/v1/log")["size"], 10);
+    assert_eq!(c.json("/v1/log")["size"], 11);
     server.stop();
 }
