@@ -39,6 +39,7 @@ pub enum Authority {
 }
 
 /// What `init` did.
+#[derive(Debug)]
 pub enum InitOutcome {
     /// The ledger exists, with its genesis entry and first checkpoint.
     Created {
@@ -145,6 +146,22 @@ pub fn genesis_statement(origin: &Origin, authority: &VerifyingKey, vkey: &str) 
 /// # Errors
 /// If `data` already holds a ledger, a key does not match, or storage fails.
 pub fn init(data: &Path, origin: &str, authority: Authority) -> Result<InitOutcome> {
+    init_with(data, origin, authority, false)
+}
+
+/// As [`init`]. A `log.key` already in `data` is used only for the second step
+/// of an offline ceremony (`genesis.json` is there, waiting for the authority's
+/// signature) or with `reuse_log_key`: a second history signed by one log key is
+/// a fork (issue #14 item 16).
+///
+/// # Errors
+/// As [`init`], and if `data` holds a `log.key` that may not be reused.
+pub fn init_with(
+    data: &Path,
+    origin: &str,
+    authority: Authority,
+    reuse_log_key: bool,
+) -> Result<InitOutcome> {
     let origin = Origin::new(origin).map_err(|e| anyhow!("--origin: {e}"))?;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let published = crate::cpfile::CheckpointFile::new(data);
@@ -167,6 +184,16 @@ pub fn init(data: &Path, origin: &str, authority: Authority) -> Result<InitOutco
     }
     // The log key: made once, kept across the two steps of an offline ceremony.
     let signer = if log_key_path(data).exists() {
+        let ceremony = matches!(authority, Authority::PublicKey { .. })
+            && data.join("genesis.json").exists();
+        if !ceremony && !reuse_log_key {
+            bail!(
+                "{} already exists: a log key that may have signed another ledger's checkpoints; \
+                 a second history under the same key is a fork. Move it away, or pass \
+                 --reuse-log-key if this key has never signed anything",
+                log_key_path(data).display()
+            );
+        }
         let s = read_log_key(data)?;
         if s.name().as_str() != origin.as_str() {
             bail!(
@@ -294,4 +321,61 @@ pub fn write_genesis(
     b.put(Cf::Meta, META_CHECKPOINT, note.clone());
     store.write(b)?;
     Ok(note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #14 item 16: a log key found in a new directory is not silently
+    /// reused (it may have signed another history).
+    #[test]
+    fn a_found_log_key_is_reused_only_when_told() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let origin = Origin::new("reuse.egov-ledger.example/log").unwrap();
+        let old = Ed25519Signer::generate(origin.key_name(), &mut rand_core::OsRng);
+        write_secret(&log_key_path(&data), &old.to_skey()).unwrap();
+        let err = init(&data, origin.as_str(), Authority::Dev).unwrap_err();
+        assert!(err.to_string().contains("--reuse-log-key"), "{err}");
+        assert!(!db_dir(&data).exists(), "nothing was created");
+        let InitOutcome::Created { .. } =
+            init_with(&data, origin.as_str(), Authority::Dev, true).unwrap()
+        else {
+            panic!("init with --reuse-log-key creates the ledger");
+        };
+        assert_eq!(read_log_key(&data).unwrap().to_skey(), old.to_skey());
+    }
+
+    /// The second step of an offline ceremony uses the key the first step made.
+    #[test]
+    fn the_offline_ceremony_keeps_its_log_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let authority = SigningKey::from_bytes(&[3u8; 32]);
+        let public = STANDARD.encode(authority.verifying_key().as_bytes());
+        let InitOutcome::NeedsSignature { genesis, .. } = init(
+            &data,
+            "ceremony.egov-ledger.example/log",
+            Authority::PublicKey {
+                key: public.clone(),
+                signature: None,
+            },
+        )
+        .unwrap() else {
+            panic!("the first step asks for the authority's signature");
+        };
+        let sig = sign_statement(&authority, &std::fs::read(genesis).unwrap());
+        let outcome = init(
+            &data,
+            "ceremony.egov-ledger.example/log",
+            Authority::PublicKey {
+                key: public,
+                signature: Some(STANDARD.encode(sig)),
+            },
+        )
+        .unwrap();
+        assert!(matches!(outcome, InitOutcome::Created { .. }));
+    }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ledger_server::config::ServeOptions;
-use ledger_server::init::{Authority, InitOutcome, init};
+use ledger_server::init::{Authority, InitOutcome, init_with};
 use ledger_server::node::{Node, serve};
 use ledger_server::{demo, store::RocksStore};
 
@@ -43,6 +43,10 @@ enum Command {
         /// The authority's signature over DIR/genesis.json (base64), with --authority-pubkey.
         #[arg(long, requires = "authority_pubkey")]
         genesis_signature: Option<String>,
+        /// Use a log.key already in DIR (only if it never signed another ledger:
+        /// a second history under one log key is a fork).
+        #[arg(long)]
+        reuse_log_key: bool,
     },
     /// Serve the ledger's HTTP API.
     Serve(ServeOptions),
@@ -89,6 +93,7 @@ fn run_init(
     authority_key: Option<PathBuf>,
     authority_pubkey: Option<String>,
     genesis_signature: Option<String>,
+    reuse_log_key: bool,
 ) -> Result<()> {
     let authority = match (authority_key, authority_pubkey) {
         (Some(path), _) => Authority::SecretKey(path),
@@ -98,7 +103,7 @@ fn run_init(
         },
         (None, None) => Authority::Dev,
     };
-    match init(&data, &origin, authority)? {
+    match init_with(&data, &origin, authority, reuse_log_key)? {
         InitOutcome::Created {
             vkey,
             authority_key,
@@ -231,12 +236,14 @@ fn main() -> ExitCode {
             authority_key,
             authority_pubkey,
             genesis_signature,
+            reuse_log_key,
         } => run_init(
             data,
             origin,
             authority_key,
             authority_pubkey,
             genesis_signature,
+            reuse_log_key,
         ),
         Command::Stats { data, json } => stats(&data, json),
         Command::Backup { data, out } => RocksStore::open(&ledger_server::node::db_dir(&data))
