@@ -91,6 +91,40 @@ pub fn signed_message(statement: &[u8]) -> Vec<u8> {
     m
 }
 
+/// Why a public key is refused by [`strict_public_key`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRejection {
+    /// The 32 bytes do not decode to a curve point.
+    #[error("not a valid Ed25519 point")]
+    NotAPoint,
+    /// The point decodes, but these are not its canonical encoding (a `y` of
+    /// `p` or more, or a sign bit set on `x = 0`); verifiers differ on such
+    /// keys, so none is accepted (spec/entry.md §3.2).
+    #[error("not the canonical encoding of its point")]
+    NonCanonical,
+    /// The point has small order: signatures under it prove nothing.
+    #[error("a weak (small-order) key")]
+    Weak,
+}
+
+/// Decodes a 32-byte Ed25519 public key (RFC 8032 §5.1.3) and refuses the
+/// keys that strict verifiers disagree on or that prove nothing: non-canonical
+/// encodings and points of small order (spec/entry.md §3.2). Agency, authority,
+/// log and witness keys all pass through it.
+///
+/// # Errors
+/// A [`KeyRejection`].
+pub fn strict_public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyRejection> {
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyRejection::NotAPoint)?;
+    if key.to_edwards().compress().to_bytes() != *bytes {
+        return Err(KeyRejection::NonCanonical);
+    }
+    if key.is_weak() {
+        return Err(KeyRejection::Weak);
+    }
+    Ok(key)
+}
+
 /// Verifies an agency's signature on a statement with RFC 8032 strict
 /// verification (`verify_strict`: canonical S, no small-order R or key).
 pub fn verify_statement_signature(
@@ -242,6 +276,29 @@ impl Entry {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Issue #14 item 12: weak keys and non-canonical encodings are refused.
+    #[test]
+    fn strict_public_keys() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(strict_public_key(&identity), Err(KeyRejection::Weak));
+        // y = 1 + p: the identity again, written with a y of p or more.
+        let mut big_y = [0xffu8; 32];
+        big_y[0] = 0xee;
+        big_y[31] = 0x7f;
+        assert!(VerifyingKey::from_bytes(&big_y).is_ok(), "dalek decodes it");
+        assert_eq!(strict_public_key(&big_y), Err(KeyRejection::NonCanonical));
+        // x = 0 with the sign bit set.
+        let mut signed_zero = identity;
+        signed_zero[31] = 0x80;
+        assert_eq!(
+            strict_public_key(&signed_zero),
+            Err(KeyRejection::NonCanonical)
+        );
+        let good = SigningKey::from_bytes(&[7u8; 32]).verifying_key();
+        assert_eq!(strict_public_key(good.as_bytes()), Ok(good));
+    }
 
     fn sample(index: u64, agency_prev: Option<u64>) -> Entry {
         Entry {

@@ -195,6 +195,10 @@ pub enum NoteError {
     /// The public key is not a valid Ed25519 point encoding.
     #[error("the public key is not a valid Ed25519 point")]
     InvalidPublicKey,
+    /// The public key is a weak (small-order) point or a non-canonical
+    /// encoding: refused for log and witness keys (issue #14 item 12).
+    #[error("the public key is refused: {0}")]
+    RefusedPublicKey(crate::entry::KeyRejection),
     /// A cosignature timestamp is larger than 2^63 - 1 (c2sp.org/tlog-cosignature).
     #[error("cosignature timestamp {0} exceeds 2^63 - 1")]
     TimestampTooLarge(u64),
@@ -505,11 +509,16 @@ fn format_vkey(name: &KeyName, id: KeyId, sig_type: u8, key: &[u8; 32]) -> Strin
     format!("{name}+{id}+{}", STANDARD.encode(raw))
 }
 
-/// Parses a verifier key string and checks its ID and point.
+/// Parses a verifier key string and checks its ID and point: a canonical
+/// encoding of a point that is not of small order
+/// ([`crate::entry::strict_public_key`]).
 fn parse_vkey(vkey: &str, sig_type: u8) -> Result<(KeyName, KeyId, VerifyingKey), NoteError> {
     let (name, claimed, _, key) = parse_key_string(vkey, &[sig_type])?;
     check_key_id(claimed, KeyId::compute(&name, sig_type, &key))?;
-    let key = VerifyingKey::from_bytes(&key).map_err(|_| NoteError::InvalidPublicKey)?;
+    let key = crate::entry::strict_public_key(&key).map_err(|e| match e {
+        crate::entry::KeyRejection::NotAPoint => NoteError::InvalidPublicKey,
+        other => NoteError::RefusedPublicKey(other),
+    })?;
     Ok((name, claimed, key))
 }
 
@@ -971,6 +980,33 @@ mod tests {
     const PETER_TEXT: &str = "If you think cryptography is the answer to your problem,\n\
                               then you don't know what your problem is.\n";
     const PETER_SIG: &str = "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=";
+
+    /// Issue #14 item 12: a log or witness key of small order, or written
+    /// non-canonically, is refused even with a correct key ID.
+    #[test]
+    fn weak_and_non_canonical_vkeys_are_refused() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut big_y = [0xffu8; 32];
+        big_y[0] = 0xee;
+        big_y[31] = 0x7f;
+        for (key, want) in [
+            (identity, crate::entry::KeyRejection::Weak),
+            (big_y, crate::entry::KeyRejection::NonCanonical),
+        ] {
+            let n = name("weak.example/log");
+            let vkey = format_vkey(&n, KeyId::compute(&n, 0x01, &key), 0x01, &key);
+            assert_eq!(
+                Ed25519Verifier::from_vkey(&vkey),
+                Err(NoteError::RefusedPublicKey(want))
+            );
+            let wkey = format_vkey(&n, KeyId::compute(&n, 0x04, &key), 0x04, &key);
+            assert_eq!(
+                CosignatureVerifier::from_vkey(&wkey),
+                Err(NoteError::RefusedPublicKey(want))
+            );
+        }
+    }
 
     fn name(s: &str) -> KeyName {
         KeyName::new(s).unwrap()

@@ -332,7 +332,8 @@ fn submission_key(agency: &AgencyId, submission: &str) -> [u8; 16] {
 }
 
 /// Parses a base64 Ed25519 public key from a registry statement: canonical
-/// standard base64 of 32 bytes, a valid point, and not of small order.
+/// standard base64 of 32 bytes, the canonical encoding of a point, not of small
+/// order ([`crate::entry::strict_public_key`]).
 fn parse_key(field: &str, v: Option<&JsonValue>) -> Result<VerifyingKey, String> {
     let s = v
         .and_then(JsonValue::as_str)
@@ -342,12 +343,7 @@ fn parse_key(field: &str, v: Option<&JsonValue>) -> Result<VerifyingKey, String>
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| format!("object.{field} must be canonical base64 of 32 bytes"))?;
-    let key = VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| format!("object.{field} is not a valid Ed25519 public key"))?;
-    if key.is_weak() {
-        return Err(format!("object.{field} is a weak (small-order) key"));
-    }
-    Ok(key)
+    crate::entry::strict_public_key(&bytes).map_err(|e| format!("object.{field} is {e}"))
 }
 
 fn only_fields(obj: &BTreeMap<String, JsonValue>, allowed: &[&str]) -> Result<(), String> {
@@ -1115,6 +1111,33 @@ mod tests {
             "G2B",
             r#"{"outcome":"granted"}"#,
         )
+    }
+
+    /// Issue #14 item 12: every strict verifier must agree on every registered
+    /// key, so a non-canonical encoding (which dalek decodes) is refused.
+    #[test]
+    fn non_canonical_and_weak_keys_are_not_registered() {
+        let mut l = Ledger::new();
+        let mut big_y = [0xffu8; 32];
+        big_y[0] = 0xee;
+        big_y[31] = 0x7f;
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        for (sub, raw, why) in [("a", big_y, "canonical"), ("b", identity, "weak")] {
+            let st = stmt(
+                "registry",
+                sub,
+                TYPE_REGISTER,
+                "G2G",
+                &format!(
+                    r#"{{"agency":"odd","name":"Odd","key":"{}"}}"#,
+                    STANDARD.encode(raw)
+                ),
+            );
+            let err = l.append(&key(1), &st).unwrap_err();
+            assert_eq!(err.code(), "registry_rule", "{err}");
+            assert!(err.to_string().contains(why), "{err}");
+        }
     }
 
     #[test]

@@ -36,7 +36,9 @@ mod payloads;
 use crate::checkpointer::Published;
 use crate::ledger::LedgerDb;
 use crate::metrics::Metrics;
-use crate::sequencer::{Agencies, AppendError, Appended, Committed, SequencerHandle, Submission};
+use crate::sequencer::{
+    Agencies, AppendError, Appended, Committed, QueueError, SequencerHandle, Submission,
+};
 use crate::store::{Cf, StoreError};
 
 /// Request limits (spec/api.md §1.2).
@@ -813,20 +815,30 @@ async fn sequence(
     s: &AppState,
     subs: Vec<Submission>,
 ) -> ApiResult<Vec<Result<Appended, AppendError>>> {
-    let rx = s.sequencer.submit(subs).map_err(|_| {
-        ApiError::new(
+    let rx = s.sequencer.submit(subs).map_err(|e| match e {
+        QueueError::Full => ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "queue_full",
             "the sequencer's queue is full; retry after the Retry-After seconds",
-        )
+        ),
+        QueueError::Stopped => sequencer_stopped(),
     })?;
     rx.await.map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
-            "the server is shutting down",
+            "the server is shutting down, or its sequencer stopped",
         )
     })
+}
+
+fn sequencer_stopped() -> ApiError {
+    tracing::error!("the sequencer has stopped: appends are refused until a restart");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the sequencer has stopped; nothing can be appended until the server restarts",
+    )
 }
 
 /// Waits for a checkpoint covering `max_index`; `None` if none came in time.
@@ -1372,10 +1384,23 @@ async fn log_params(State(s): State<AppState>) -> Json<LogView> {
 
 /// Health (spec/api.md §5).
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "the store answers", body = HealthView),
-        (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
+    responses((status = 200, description = "the store answers, the sequencer runs and checkpoints are persisted", body = HealthView),
+        (status = 503, description = "`unavailable`: storage failed, the sequencer stopped, or checkpoints keep failing", body = ErrorBody)))]
 async fn healthz(State(s): State<AppState>) -> ApiResult<Json<HealthView>> {
     let size = s.db.size()?;
+    if !s.sequencer.is_running() {
+        return Err(sequencer_stopped());
+    }
+    let failures = s.metrics.checkpoint_failures.get();
+    if failures >= CHECKPOINT_FAILURES_UNHEALTHY {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!(
+                "the last {failures} attempts to persist a checkpoint failed: new entries are not published"
+            ),
+        ));
+    }
     Ok(Json(HealthView {
         status: "ok".into(),
         size,
@@ -1383,11 +1408,19 @@ async fn healthz(State(s): State<AppState>) -> ApiResult<Json<HealthView>> {
     }))
 }
 
+/// Consecutive failed checkpoint writes after which `/healthz` answers 503
+/// (spec/api.md §6): one failure may be a passing fault that the next retry,
+/// a second later, mends.
+const CHECKPOINT_FAILURES_UNHEALTHY: i64 = 3;
+
 /// Prometheus metrics (spec/api.md §5).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
 async fn metrics_text(State(s): State<AppState>) -> Response {
     s.metrics.queue_depth.set(s.sequencer.queue_depth() as i64);
+    s.metrics
+        .sequencer_up
+        .set(i64::from(s.sequencer.is_running()));
     if let Some(t) = latest(&s).signed_at {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -118,16 +118,19 @@ pub async fn run(
         match stored {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
+                metrics.checkpoint_failures.inc();
                 tracing::error!("cannot persist checkpoint at size {}: {e}", c.size);
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
             Err(e) => {
+                metrics.checkpoint_failures.inc();
                 tracing::error!("checkpoint writer failed: {e}");
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
         }
+        metrics.checkpoint_failures.set(0);
         last = Instant::now();
         let now = unix_now();
         metrics.checkpoints.inc();

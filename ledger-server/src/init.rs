@@ -184,8 +184,8 @@ pub fn init_with(
     }
     // The log key: made once, kept across the two steps of an offline ceremony.
     let signer = if log_key_path(data).exists() {
-        let ceremony = matches!(authority, Authority::PublicKey { .. })
-            && data.join("genesis.json").exists();
+        let ceremony =
+            matches!(authority, Authority::PublicKey { .. }) && data.join("genesis.json").exists();
         if !ceremony && !reuse_log_key {
             bail!(
                 "{} already exists: a log key that may have signed another ledger's checkpoints; \

@@ -37,6 +37,11 @@ pub struct Metrics {
     appended: Counter,
     /// Checkpoints signed and persisted.
     pub checkpoints: Counter,
+    /// Failed attempts to persist a checkpoint since the last success.
+    pub checkpoint_failures: Gauge,
+    /// 1 while the sequencer thread runs, 0 once it has stopped (set on each
+    /// scrape).
+    pub sequencer_up: Gauge,
     /// Rejected submissions and requests, by reason (the API error code).
     rejections: Family<Reason, Counter>,
 }
@@ -62,6 +67,8 @@ impl Metrics {
             batch_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             appended: Counter::default(),
             checkpoints: Counter::default(),
+            checkpoint_failures: Gauge::default(),
+            sequencer_up: Gauge::default(),
             rejections: Family::default(),
             registry: Registry::default(),
         };
@@ -106,6 +113,16 @@ impl Metrics {
             "checkpoints",
             "Checkpoints signed and persisted",
             m.checkpoints.clone(),
+        );
+        registry.register(
+            "checkpoint_failures",
+            "Failed attempts to persist a checkpoint since the last success (0 when healthy)",
+            m.checkpoint_failures.clone(),
+        );
+        registry.register(
+            "sequencer_up",
+            "1 while the sequencer runs, 0 once it has stopped (appends are then refused)",
+            m.sequencer_up.clone(),
         );
         registry.register(
             "rejections",

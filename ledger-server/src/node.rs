@@ -356,6 +356,9 @@ impl Node {
         let mut p = published;
         let _ = tokio::time::timeout(grace, p.wait_for(|p| p.size >= committed.size)).await;
         self.checkpointer.abort();
+        // Wait until the task is dropped, and with it its handle on the store:
+        // the directory's lock is free once this returns.
+        let _ = (&mut self.checkpointer).await;
     }
 }
 

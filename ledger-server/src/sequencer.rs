@@ -252,19 +252,13 @@ impl Core {
         // The stored tree, reported unchanged if this batch's write fails.
         let before = self.committed();
         let mut results: Vec<Option<Result<Appended, AppendError>>> = vec![None; subs.len()];
-        let mut first_of: HashMap<Vec<u8>, usize> = HashMap::new();
+        // A resubmission within the batch is linked to the earlier occurrence
+        // only once that one is accepted (step 3): a refused submission must not
+        // take a later, valid one with the same id down with it (#14 item 8).
         let mut dup_of: Vec<Option<usize>> = vec![None; subs.len()];
 
-        // 1. Idempotency: earlier in this batch, or already in the log.
+        // 1. Idempotency against the log.
         for (i, s) in subs.iter().enumerate() {
-            let key = dedup_key(
-                s.statement.agency.as_str(),
-                s.statement.submission_id.as_str(),
-            );
-            if let Some(&first) = first_of.get(&key) {
-                dup_of[i] = Some(first);
-                continue;
-            }
             match self.lookup_existing(s) {
                 Ok(Some(r)) => results[i] = Some(r),
                 Ok(None) => {}
@@ -273,7 +267,6 @@ impl Core {
                     results[i] = Some(Err(AppendError::Unavailable));
                 }
             }
-            first_of.insert(key, i);
         }
 
         // 2. Signatures not verified yet, in parallel, against the keys valid at
@@ -282,7 +275,7 @@ impl Core {
             .par_iter()
             .enumerate()
             .map(|(i, s)| {
-                if results[i].is_some() || dup_of[i].is_some() {
+                if results[i].is_some() {
                     return None;
                 }
                 if s.verified_by.is_some() {
@@ -304,8 +297,17 @@ impl Core {
         let mut erased: Vec<u64> = Vec::new();
         let mut registry_changed = false;
         let mut applied_at: Vec<usize> = Vec::new();
+        let mut accepted: HashMap<Vec<u8>, usize> = HashMap::new();
         for (i, s) in subs.iter().enumerate() {
-            if results[i].is_some() || dup_of[i].is_some() {
+            if results[i].is_some() {
+                continue;
+            }
+            let key = dedup_key(
+                s.statement.agency.as_str(),
+                s.statement.submission_id.as_str(),
+            );
+            if let Some(&first) = accepted.get(&key) {
+                dup_of[i] = Some(first);
                 continue;
             }
             let r = match verified[i] {
@@ -367,6 +369,7 @@ impl Core {
                 duplicate: false,
             }));
             applied_at.push(i);
+            accepted.insert(key, i);
         }
         let end = self.builder.size().0;
         if end > start {
@@ -545,9 +548,15 @@ struct Job {
     enqueued: Instant,
 }
 
-/// The queue was full (HTTP 429).
-#[derive(Debug)]
-pub struct QueueFull;
+/// Why a submission could not be queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum QueueError {
+    /// The queue is full (HTTP 429: retry later).
+    Full,
+    /// The sequencer thread has stopped (HTTP 503: nothing will be appended
+    /// until the server restarts).
+    Stopped,
+}
 
 /// How requests reach the sequencer.
 #[derive(Clone)]
@@ -562,16 +571,20 @@ impl SequencerHandle {
     /// durable (or rejected).
     ///
     /// # Errors
-    /// [`QueueFull`] if the queue would exceed its bound, or the sequencer stopped.
+    /// [`QueueError::Full`] if the queue would exceed its bound;
+    /// [`QueueError::Stopped`] if the sequencer stopped.
     pub fn submit(
         &self,
         subs: Vec<Submission>,
-    ) -> Result<oneshot::Receiver<Vec<Result<Appended, AppendError>>>, QueueFull> {
+    ) -> Result<oneshot::Receiver<Vec<Result<Appended, AppendError>>>, QueueError> {
+        if self.tx.is_closed() {
+            return Err(QueueError::Stopped);
+        }
         let n = subs.len();
         let prev = self.pending.fetch_add(n, Ordering::SeqCst);
         if prev + n > self.max_queue && prev > 0 {
             self.pending.fetch_sub(n, Ordering::SeqCst);
-            return Err(QueueFull);
+            return Err(QueueError::Full);
         }
         let (reply, rx) = oneshot::channel();
         let job = Job {
@@ -581,9 +594,14 @@ impl SequencerHandle {
         };
         if self.tx.send(job).is_err() {
             self.pending.fetch_sub(n, Ordering::SeqCst);
-            return Err(QueueFull);
+            return Err(QueueError::Stopped);
         }
         Ok(rx)
+    }
+
+    /// Whether the sequencer thread is still running.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
     }
 
     /// Submissions queued and not yet answered.

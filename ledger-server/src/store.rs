@@ -510,6 +510,8 @@ type MemData = BTreeMap<(Cf, Vec<u8>), Vec<u8>>;
 pub struct MemStore {
     data: RwLock<MemData>,
     fail_writes: AtomicBool,
+    panic_writes: AtomicBool,
+    fail_key: Mutex<Option<(Cf, Vec<u8>)>>,
     gate: Mutex<()>,
 }
 
@@ -527,6 +529,18 @@ impl MemStore {
     /// From now on, writes fail (`true`) or succeed (`false`).
     pub fn fail_writes(&self, fail: bool) {
         self.fail_writes.store(fail, Ordering::SeqCst);
+    }
+
+    /// From now on, writes panic (tests: a writer thread that dies).
+    pub fn panic_writes(&self, panic: bool) {
+        self.panic_writes.store(panic, Ordering::SeqCst);
+    }
+
+    /// From now on, a write that puts `key` in `cf` fails (tests: the
+    /// checkpointer's writes, `meta`/`checkpoint`, fail while appends work);
+    /// `None` ends it.
+    pub fn fail_writes_of(&self, target: Option<(Cf, Vec<u8>)>) {
+        *self.fail_key.lock().unwrap_or_else(|p| p.into_inner()) = target;
     }
 
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, MemData>, StoreError> {
@@ -563,6 +577,17 @@ impl Storage for MemStore {
         drop(self.gate.lock().unwrap_or_else(|p| p.into_inner()));
         if self.fail_writes.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable("injected write failure".into()));
+        }
+        assert!(
+            !self.panic_writes.load(Ordering::SeqCst),
+            "injected panic in a store write"
+        );
+        if let Some((cf, key)) = &*self.fail_key.lock().unwrap_or_else(|p| p.into_inner())
+            && batch.ops.iter().any(|(c, k, _)| c == cf && k == key)
+        {
+            return Err(StoreError::Unavailable(
+                "injected write failure for one key".into(),
+            ));
         }
         let mut data = self
             .data

@@ -1232,3 +1232,214 @@ async fn payload_access_rules() {
     );
     t.stop().await;
 }
+
+/// Issue #14 item 8: in one batch, a refused submission does not take a later,
+/// valid submission with the same id down with it; a later copy of an accepted
+/// one is still its duplicate.
+#[tokio::test]
+async fn a_refused_submission_does_not_block_a_valid_one_with_the_same_id() {
+    let mut t = T::new();
+    let city = t.register("city").await;
+    let st = statement(
+        "city",
+        "same-id",
+        "decision.permit.granted",
+        "G2C",
+        json!({"outcome": "granted"}),
+        "",
+    );
+    let forged = request(&key("somebody else"), &st);
+    let good = request(&city, &st);
+    let (s, v) = t
+        .post(
+            "/v1/entries/batch",
+            json!({"entries": [forged, good.clone(), good]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(code(&r[0]), "bad_signature", "{v}");
+    let index = r[1]["index"].as_u64().expect("the valid one is appended");
+    assert_eq!(r[1]["duplicate"], false, "{v}");
+    assert_eq!(
+        (r[2]["index"].as_u64(), r[2]["duplicate"].clone()),
+        (Some(index), json!(true)),
+        "{v}"
+    );
+    t.stop().await;
+}
+
+async fn metric(t: &T, name: &str) -> f64 {
+    let (_, _, m) = t.get("/metrics").await;
+    let m = String::from_utf8(m).unwrap();
+    m.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Issue #14 item 14: `/healthz` answers 503 while checkpoints keep failing,
+/// and `/metrics` shows the failures; it recovers with the store.
+#[tokio::test]
+async fn healthz_reports_a_failing_checkpointer() {
+    let mut t = T::new();
+    let city = t.register("city").await;
+    t.checkpoint(2).await;
+    assert_eq!(metric(&t, "ledger_checkpoint_failures").await, 0.0);
+    t.store.fail_writes_of(Some((
+        ledger_server::store::Cf::Meta,
+        b"checkpoint".to_vec(),
+    )));
+    let (s, v) = t.decision(&city, "city", "while-failing").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let mut unhealthy = None;
+    for _ in 0..100 {
+        let (s, v) = t.get_json("/healthz").await;
+        if s != StatusCode::OK {
+            unhealthy = Some((s, v));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (s, v) = unhealthy.expect("/healthz turns 503 after repeated checkpoint failures");
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("checkpoint"),
+        "{v}"
+    );
+    assert!(metric(&t, "ledger_checkpoint_failures").await >= 3.0);
+    t.store.fail_writes_of(None);
+    t.checkpoint(3).await;
+    let (s, _) = t.get_json("/healthz").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(metric(&t, "ledger_checkpoint_failures").await, 0.0);
+    t.stop().await;
+}
+
+/// Issue #14 item 14: a dead sequencer is reported (503 from /healthz, 0 in
+/// /metrics), and appends get 503, not 429 forever.
+#[tokio::test]
+async fn a_dead_sequencer_is_reported_not_a_full_queue() {
+    let mut t = T::new();
+    let city = t.register("city").await;
+    assert_eq!(metric(&t, "ledger_sequencer_up").await, 1.0);
+    t.store.panic_writes(true);
+    let (s, v) = t.decision(&city, "city", "kills-it").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        "{v}"
+    );
+    for _ in 0..100 {
+        if !t.node.state.sequencer.is_running() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (s, v) = t.decision(&city, "city", "after").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sequencer"),
+        "{v}"
+    );
+    let (s, v) = t.get_json("/healthz").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        "{v}"
+    );
+    assert_eq!(metric(&t, "ledger_sequencer_up").await, 0.0);
+    t.store.panic_writes(false);
+    t.stop().await;
+}
+
+/// Issue #14 item 13: an entry stored past the last signed checkpoint whose
+/// signature does not verify (a damaged or tampered tail, consistent tiles and
+/// all) is refused at startup, before any checkpoint is signed over it.
+#[tokio::test]
+async fn startup_verifies_the_unpublished_tail() {
+    use ledger_core::entry::{Entry, KeyHash};
+    use ledger_core::tile::TileBuilder;
+    use ledger_server::ledger::{LedgerDb, META_SIZE, index_key, tile_key};
+    use ledger_server::store::{Batch, Cf};
+
+    let store = Arc::new(MemStore::new());
+    let config = NodeConfig {
+        checkpoint_interval: Duration::from_millis(5),
+        ..NodeConfig::default()
+    };
+    let mut t = T::with(config.clone(), store.clone(), true);
+    let city = t.register("city").await;
+    assert_eq!(t.decision(&city, "city", "r0").await.0, StatusCode::CREATED);
+    let (size, _, _) = t.checkpoint(3).await;
+    t.stop().await;
+
+    // Entry 3, appended behind the server's back: city's key hash, a signature
+    // by another key; chained and tiled correctly.
+    let db = LedgerDb::without_keys(store.clone());
+    let last = db.entry(size.0 - 1).unwrap().unwrap();
+    let st = statement(
+        "city",
+        "forged",
+        "decision.permit.granted",
+        "G2C",
+        json!({}),
+        "",
+    );
+    let forged = Entry {
+        index: LeafIndex(size.0),
+        sequenced_at_ms: Entry::decode(&last).unwrap().sequenced_at_ms,
+        prev: leaf_hash(&last),
+        agency_prev: Some(LeafIndex(size.0 - 1)),
+        statement: st.clone(),
+        key_hash: KeyHash::of(&city.verifying_key()),
+        signature: sign_statement(&key("not city"), &st),
+    };
+    let mut entries = db.entries(0, size.0).unwrap();
+    entries.push(forged.encode().unwrap());
+    let mut tiles = TileBuilder::new();
+    for e in &entries {
+        tiles.append(leaf_hash(e));
+    }
+    let mut b = Batch::new();
+    b.put(
+        Cf::Entries,
+        index_key(size.0),
+        entries[size.0 as usize].clone(),
+    );
+    for (tile, data) in tiles
+        .take_completed()
+        .into_iter()
+        .chain(tiles.partial_tiles())
+    {
+        b.put(Cf::Tiles, tile_key(tile.level(), tile.index()), data);
+    }
+    b.put(Cf::Meta, META_SIZE, (size.0 + 1).to_be_bytes());
+    store.write(b).unwrap();
+
+    let origin = Origin::new(ORIGIN).unwrap();
+    let signer = Ed25519Signer::new(origin.key_name(), key("log"));
+    let err = Node::start_with(store, signer, config)
+        .err()
+        .expect("refuses to start");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("past the last signed checkpoint") && msg.contains("entry 3"),
+        "{msg}"
+    );
+}
