@@ -419,6 +419,8 @@ fn a_full_disk_answers_503_keeps_reads_and_loses_nothing() {
         &server.url,
         "--vkey",
         log["vkey"].as_str().unwrap(),
+        "--authority-key",
+        log["authority_key"].as_str().unwrap(),
     ]));
     server.stop();
 }

@@ -334,6 +334,40 @@ fn the_verifier_checks_the_real_server_and_catches_a_fork() {
     ]);
     assert_eq!(code, 1, "{v}");
     assert!(v["problem"].as_str().unwrap().contains("fork"), "{v}");
+
+    // A monitor that remembers b's larger checkpoint is then shown a's smaller
+    // one, by a mirror that also serves b's tiles: not stale, since a is no
+    // prefix of b, but a fork proven from b's tiles, with evidence.
+    let b_size = reqwest::blocking::get(format!("{}/checkpoint", b.url))
+        .unwrap()
+        .text()
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let m = dir.path().join("b-mirror");
+    mirror(&b.url, &m, b_size);
+    let b_state = dir.path().join("b.state");
+    std::fs::copy(m.join("checkpoint"), &b_state).unwrap();
+    std::fs::copy(&a_cp, m.join("checkpoint")).unwrap();
+    let ev2 = dir.path().join("evidence-smaller.json");
+    let (code, v) = verify(&[
+        "monitor",
+        "--log",
+        m.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--state",
+        b_state.to_str().unwrap(),
+        "--evidence",
+        ev2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{v}");
+    assert!(v["problem"].as_str().unwrap().contains("FORK"), "{v}");
+    let (code, v) = verify(&["evidence", "verify", ev2.to_str().unwrap(), "--vkey", &vkey]);
+    assert_eq!(code, 0, "{v}");
     a.stop();
     b.stop();
 }
@@ -400,6 +434,37 @@ fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_red
     ]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["size"], 302);
+    assert_eq!(v["authority_key"], authority_b64.as_str(), "{v}");
+    assert_eq!(
+        v["authority_key_source"], "given with --authority-key",
+        "{v}"
+    );
+    // Without --authority-key the replay refuses to learn the authority from
+    // entry 0 silently; with --trust-genesis it does, and says so.
+    let (code, v) = verify(&["replay", "--log", &server.url, "--vkey", &vkey]);
+    assert_eq!(code, 2, "{v}");
+    assert!(
+        v["problem"].as_str().unwrap().contains("--authority-key"),
+        "{v}"
+    );
+    let (code, v) = verify(&[
+        "replay",
+        "--trust-genesis",
+        "--log",
+        &server.url,
+        "--vkey",
+        &vkey,
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["authority_key"], authority_b64.as_str(), "{v}");
+    assert_eq!(
+        v["authority_key_source"], "learned from entry 0 (--trust-genesis)",
+        "{v}"
+    );
+    assert!(
+        v["checked"].as_str().unwrap().contains("--trust-genesis"),
+        "{v}"
+    );
     let city = &v["agencies"]["city-licensing"];
     assert_eq!(city["entries"], 300);
     assert_eq!(city["first"], 2);
@@ -486,7 +551,15 @@ fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_red
     // pass, the agency's signature does not.
     let m = dir.path().join("mirror");
     mirror(&server.url, &m, 302);
-    let (code, v) = verify(&["replay", "--log", m.to_str().unwrap(), "--vkey", &vkey]);
+    let (code, v) = verify(&[
+        "replay",
+        "--log",
+        m.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--authority-key",
+        &authority_b64,
+    ]);
     assert_eq!(code, 0, "{v}");
     let bundle_path = m.join("tile/entries/000");
     let bundle = std::fs::read(&bundle_path).unwrap();
@@ -542,7 +615,15 @@ fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_red
         &vkey,
     ]);
     assert_eq!(code, 0, "the forged tree is self-consistent: {v}");
-    let (code, v) = verify(&["replay", "--log", m.to_str().unwrap(), "--vkey", &vkey]);
+    let (code, v) = verify(&[
+        "replay",
+        "--log",
+        m.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--authority-key",
+        &authority_b64,
+    ]);
     assert_eq!(code, 1, "{v}");
     let problem = v["problem"].as_str().unwrap();
     assert!(
@@ -558,10 +639,11 @@ fn an_interrupted_replay_resumes_where_it_stopped() {
         dir,
         data: _,
         vkey,
-        authority: _,
+        authority,
         agency,
         server,
     } = Ledger::start(8);
+    let authority_b64 = STANDARD.encode(authority.verifying_key().as_bytes());
     let client = reqwest::blocking::Client::new();
     for b in 0..5 {
         let entries: Vec<Value> = (0..1000)
@@ -600,6 +682,8 @@ fn an_interrupted_replay_resumes_where_it_stopped() {
             &vkey,
             "--resume",
             state.to_str().unwrap(),
+            "--authority-key",
+            &authority_b64,
         ];
         a.extend_from_slice(extra);
         a.into_iter().map(str::to_owned).collect::<Vec<_>>()

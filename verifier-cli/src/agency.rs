@@ -15,7 +15,8 @@ use ledger_core::tree::{HashReader as _, stored_hash_index};
 use serde_json::{Value, json};
 
 use crate::check::{
-    Authenticated, Outcome, Problem, Verified, entry_at, latest, log_key, open_source, read_bundle,
+    Authenticated, Outcome, Problem, Verified, bad_source, entry_at, latest, log_key, open_source,
+    read_bundle,
 };
 use crate::source::Source;
 use crate::{KeyArgs, LogArgs};
@@ -73,9 +74,10 @@ fn scan(
         for (i, leaf) in (first..last).zip(leaves) {
             let e = &entries[(i - n * 256) as usize];
             if leaf_hash(e) != leaf {
-                return Err(failed(format!(
-                    "{path}: entry {i} does not hash to the leaf the signed tree has"
-                )));
+                return Err(bad_source(
+                    &src.name(),
+                    &format!("{path}: entry {i} does not hash to the leaf the signed tree has"),
+                ));
             }
             if agency_of(e).is_some_and(|(_, s)| s.agency.as_str() == id) {
                 newest = Some(i);

@@ -4,12 +4,14 @@
 
 use std::cell::RefCell;
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ledger_core::checkpoint::{Origin, SignedCheckpoint, open_checkpoint};
 use ledger_core::entry::Entry;
+use ledger_core::evidence::{Evidence, Misbehaviour, NotProven, Verdict, full_consistency_path};
 use ledger_core::hash::{Hash, leaf_hash};
 use ledger_core::note::{Ed25519Verifier, NoteVerifier};
-use ledger_core::proof::{prove_consistency, prove_inclusion};
+use ledger_core::proof::prove_inclusion;
 use ledger_core::receipt::{MAX_RECEIPT_BYTES, Receipt};
 use ledger_core::statement::Statement;
 use ledger_core::tile::{EntryBundle, TileError, TileHashReader, parse_entry_bundle};
@@ -147,11 +149,14 @@ pub fn latest(
         .map_err(|e| failed(format!("the log's checkpoint does not verify: {e}")))
 }
 
-/// A [`HashReader`] over authenticated tiles that remembers why a read failed,
-/// so that a forged tile (FAILED) is told apart from a network error (could not
-/// check).
+/// A [`HashReader`] over authenticated tiles that remembers why a read failed.
+/// Every failure is the source's: a tile that cannot be read, or one that does
+/// not match the signed checkpoint, proves nothing about the log, since any
+/// mirror, cache or network can serve a bad tile (spec/threat-model.md §4,
+/// "Malicious tile server or mirror").
 pub struct Authenticated<'a> {
     reader: TileHashReader<&'a Source>,
+    source: String,
     error: RefCell<Option<TileError>>,
 }
 
@@ -162,21 +167,34 @@ impl<'a> Authenticated<'a> {
             .map_err(|e| failed(e.to_string()))?;
         Ok(Authenticated {
             reader,
+            source: src.name(),
             error: RefCell::new(None),
         })
     }
 
-    /// Why a read failed: a forged tile (FAILED) or a read error.
+    /// Why a read failed, naming the source: always "could not check".
     pub fn classify(&self, e: TreeError) -> Problem {
+        let source = &self.source;
         match self.error.borrow_mut().take() {
-            Some(TileError::Read(m)) => unable(format!("cannot read tiles: {m}")),
+            Some(TileError::Read(m)) => unable(format!("cannot read tiles from {source}: {m}")),
             Some(TileError::ReadCount { expected, found }) => {
-                unable(format!("asked for {expected} tiles, got {found}"))
+                unable(format!("{source}: asked for {expected} tiles, got {found}"))
             }
-            Some(t) => failed(t.to_string()),
-            None => failed(e.to_string()),
+            Some(t) => bad_source(
+                source,
+                &format!("a tile does not match the signed checkpoint: {t}"),
+            ),
+            None => unable(format!("{source}: {e}")),
         }
     }
+}
+
+/// Data served by `source` that contradicts a signed checkpoint (or is
+/// malformed): a bad server, mirror or cache, not evidence against the log.
+pub fn bad_source(source: &str, what: &str) -> Problem {
+    unable(format!(
+        "bad source {source}: {what} (the log's signed history is not shown to be wrong; try another mirror)"
+    ))
 }
 
 impl HashReader for Authenticated<'_> {
@@ -251,43 +269,126 @@ pub fn checkpoint(log: &LogArgs, key: &KeyArgs) -> Outcome {
     Ok(v)
 }
 
-/// Checks that `new` extends `old` (RFC 9162 §2.1.4), reading proof hashes from
-/// the tiles of `new`.
+/// How the log's checkpoint relates to one seen before.
+#[derive(Debug)]
+pub enum Relation {
+    /// `new` extends `old`: the RFC 9162 §2.1.4 consistency proof had this many
+    /// hashes, each read from authenticated tiles.
+    Extends(usize),
+    /// `new` is smaller than `old` and a prefix of it (spec/checkpoints-and-tiles.md
+    /// §7.3, checked from the tiles of `old`): an old but consistent checkpoint,
+    /// as a lagging cache or mirror serves. Not a failure of the log's history, but
+    /// its growth was not checked.
+    Stale,
+}
+
+/// Why [`relate`] found no [`Relation`].
+#[derive(Debug)]
+pub enum Divergence {
+    /// The log signed two checkpoints that do not extend each other, and the
+    /// evidence of it verifies ([`Evidence::verify`]): a proven fork.
+    Fork(Box<(Evidence, Misbehaviour)>),
+    /// Anything else: the check could not be done (bad source, network).
+    Unchecked(Problem),
+}
+
+impl From<Problem> for Divergence {
+    fn from(p: Problem) -> Divergence {
+        Divergence::Unchecked(p)
+    }
+}
+
+/// Relates the log's checkpoint `new` to `old` seen before, both opened with
+/// `key`. The consistency path between their sizes is read from the tiles of
+/// the larger tree (authenticated against its signed root), and the verdict is
+/// ledger-core's [`Evidence::verify`] on the two signed checkpoints and that
+/// path: a fork is reported only when that proves it.
+///
+/// # Errors
+/// [`Divergence::Fork`] with verified evidence; otherwise
+/// [`Divergence::Unchecked`] ("could not check": the tiles could not be read or
+/// do not match the signed root).
+pub fn relate(
+    src: &Source,
+    key: &Ed25519Verifier,
+    origin: &Origin,
+    old: &SignedCheckpoint,
+    new: &SignedCheckpoint,
+) -> Result<Relation, Divergence> {
+    let (o, n) = (old.checkpoint.size, new.checkpoint.size);
+    let path = if o == n || o.0 == 0 || n.0 == 0 {
+        None
+    } else {
+        let (small, large) = if n < o { (n, old) } else { (o, new) };
+        let reader = Authenticated::new(src, large)?;
+        let path = full_consistency_path(small, large.checkpoint.size, &reader).map_err(|e| {
+            let problem = reader.classify(e);
+            match (n < o, problem) {
+                (true, Problem::Unable(m)) => Problem::Unable(format!(
+                    "stale or forked: the log serves a checkpoint of size {}, smaller than the {} seen before, and the tiles of the larger tree, needed to tell which, could not be used: {m}",
+                    n.0, o.0
+                )),
+                (_, p) => p,
+            }
+        })?;
+        Some(path)
+    };
+    let hashes = path.as_ref().map_or(0, |p| {
+        // The full path prepends the node over the smaller tree when its size is
+        // a power of two; the RFC proof does not.
+        p.len() - usize::from(o.min(n).0.is_power_of_two())
+    });
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut evidence = Evidence::new(old, new, key, now, path, "");
+    let checked = evidence
+        .verify(origin, key)
+        .map_err(|e| unable(format!("the two checkpoints: {e}")))?;
+    match checked.verdict {
+        Verdict::Proven(m) => {
+            evidence.problem = m.to_string();
+            Err(Divergence::Fork(Box::new((evidence, m))))
+        }
+        Verdict::NotProven(_) if n < o => Ok(Relation::Stale),
+        Verdict::NotProven(NotProven::SameTree | NotProven::EmptyTree | NotProven::Consistent) => {
+            Ok(Relation::Extends(hashes))
+        }
+        Verdict::NotProven(why) => Err(unable(format!(
+            "the consistency path read from {} proves nothing: {why}",
+            src.name()
+        ))
+        .into()),
+    }
+}
+
+/// Checks that `new` extends `old` (RFC 9162 §2.1.4) with [`relate`]: a proven
+/// fork is FAILED; a stale checkpoint, a bad source or a read error is "could
+/// not check".
 pub fn extends(
     src: &Source,
+    key: &Ed25519Verifier,
+    origin: &Origin,
     old: &SignedCheckpoint,
     new: &SignedCheckpoint,
 ) -> Result<usize, Problem> {
-    let (o, n) = (&old.checkpoint, &new.checkpoint);
-    if n.size < o.size {
-        return Err(failed(format!(
-            "the log rolled back: its checkpoint has size {}, smaller than the older checkpoint's {}",
-            n.size.0, o.size.0
-        )));
+    match relate(src, key, origin, old, new) {
+        Ok(Relation::Extends(hashes)) => Ok(hashes),
+        Ok(Relation::Stale) => Err(stale(src, old, new)),
+        Err(Divergence::Fork(f)) => Err(failed(format!("fork: {}", f.1))),
+        Err(Divergence::Unchecked(p)) => Err(p),
     }
-    if n.size == o.size {
-        if n.root != o.root {
-            return Err(failed(format!(
-                "fork: two signed checkpoints of size {} with different roots ({} and {})",
-                n.size.0,
-                o.root.to_base64(),
-                n.root.to_base64()
-            )));
-        }
-        return Ok(0);
-    }
-    if o.size.0 == 0 {
-        return Ok(0);
-    }
-    let reader = Authenticated::new(src, new)?;
-    let proof = prove_consistency(o.size, n.size, &reader).map_err(|e| reader.classify(e))?;
-    proof.verify(&o.root, &n.root).map_err(|e| {
-        failed(format!(
-            "fork: the checkpoint of size {} does not extend the one of size {}: {e}",
-            n.size.0, o.size.0
-        ))
-    })?;
-    Ok(proof.path.len())
+}
+
+/// The "could not check" of a stale checkpoint.
+pub fn stale(src: &Source, old: &SignedCheckpoint, new: &SignedCheckpoint) -> Problem {
+    unable(format!(
+        "stale: {} serves a checkpoint of size {}, older than the one of size {} seen before; it is a prefix of it (consistent), so this is no rollback of the log's history, but the log's growth could not be checked",
+        src.name(),
+        new.checkpoint.size.0,
+        old.checkpoint.size.0
+    ))
 }
 
 /// `consistency --from FILE`.
@@ -303,7 +404,7 @@ pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
     })?;
     let src = open_source(&log.log)?;
     let new = latest(&src, &key, &origin)?;
-    let hashes = extends(&src, &old, &new)?;
+    let hashes = extends(&src, &key, &origin, &old, &new)?;
     let mut v = Verified::default();
     describe_checkpoint(&mut v, "old ", &old);
     describe_checkpoint(&mut v, "new ", &new);
@@ -314,31 +415,43 @@ pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
 /// The entries of bundle `n` of a tree of `size` entries (its width is
 /// `min(256, size - 256n)`), exactly that many. For a partial bundle that the log
 /// no longer keeps, the first entries of the full one (c2sp.org/tlog-tiles).
+/// A bundle served at its own path must hold exactly its width in entries, and a
+/// full one exactly 256 (spec/checkpoints-and-tiles.md §5): a partial bundle with
+/// more entries than its `W` is refused, not cut short.
 ///
 /// # Errors
-/// [`Problem::Unable`] if it cannot be read, [`Problem::Failed`] if it is malformed
-/// or holds the wrong number of entries.
+/// [`Problem::Unable`] if it cannot be read, is malformed or holds the wrong
+/// number of entries (a bad source, [`bad_source`]).
 pub fn read_bundle(src: &Source, n: u64, size: u64) -> Result<(String, Vec<Vec<u8>>), Problem> {
     let width = (size - n * 256).min(256) as u16;
     let path = EntryBundle::new(n, width)
         .map_err(|e| failed(e.to_string()))?
         .path();
-    let data = match src.fetch(&path, MAX_BUNDLE).map_err(unable)? {
-        Some(d) => d,
+    let (read_from, expected, data) = match src.fetch(&path, MAX_BUNDLE).map_err(unable)? {
+        Some(d) => (path.clone(), width, d),
         None if width < 256 => {
-            let full = EntryBundle::new(n, 256).map_err(|e| failed(e.to_string()))?;
-            src.fetch(&full.path(), MAX_BUNDLE)
+            let full = EntryBundle::new(n, 256)
+                .map_err(|e| failed(e.to_string()))?
+                .path();
+            let d = src
+                .fetch(&full, MAX_BUNDLE)
                 .map_err(unable)?
-                .ok_or_else(|| unable(format!("{path}: not found")))?
+                .ok_or_else(|| unable(format!("{path}: not found")))?;
+            (full, 256, d)
         }
         None => return Err(unable(format!("{path}: not found"))),
     };
-    let entries = parse_entry_bundle(&data).map_err(|e| failed(format!("{path}: {e}")))?;
-    if entries.len() < usize::from(width) || (width == 256 && entries.len() != 256) {
-        return Err(failed(format!(
-            "{path}: holds {} entries, expected {width}",
-            entries.len()
-        )));
+    let source = src.name();
+    let entries =
+        parse_entry_bundle(&data).map_err(|e| bad_source(&source, &format!("{read_from}: {e}")))?;
+    if entries.len() != usize::from(expected) {
+        return Err(bad_source(
+            &source,
+            &format!(
+                "{read_from}: holds {} entries, expected {expected}",
+                entries.len()
+            ),
+        ));
     }
     let entries = entries
         .into_iter()
@@ -363,10 +476,13 @@ pub fn entry_at(
         .map_err(|e| reader.classify(e))?;
     let got = leaf_hash(&entry);
     if want.first() != Some(&got) {
-        return Err(failed(format!(
-            "{path}: entry {index} hashes to {got}, but the tiles of the signed tree say {}",
-            want.first().map(|h| h.to_hex()).unwrap_or_default()
-        )));
+        return Err(bad_source(
+            &src.name(),
+            &format!(
+                "{path}: entry {index} hashes to {got}, but the tiles of the signed tree say {}",
+                want.first().map(|h| h.to_hex()).unwrap_or_default()
+            ),
+        ));
     }
     Ok(entry)
 }
@@ -448,9 +564,59 @@ pub fn receipt(file: &Path, key: &KeyArgs, log: Option<&str>) -> Outcome {
         let none: [&dyn NoteVerifier; 0] = [];
         let old = open_checkpoint(&receipt.proof.checkpoint, &origin, &key, &none)
             .map_err(|e| failed(format!("the receipt's checkpoint: {e}")))?;
-        extends(&src, &old, &new)?;
+        extends(&src, &key, &origin, &old, &new)?;
         v.add("log now at size", "log_size", json!(new.checkpoint.size.0));
         v.add("consistent", "consistent_with_log", json!(true));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_core::tile::encode_entry_bundle;
+
+    /// A directory mirror holding `files` (path, number of entries).
+    fn mirror(files: &[(&str, usize)]) -> (tempfile::TempDir, Source) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, count) in files {
+            let entries: Vec<Vec<u8>> = (0..*count).map(|i| format!("e{i}").into_bytes()).collect();
+            let to = dir.path().join(path);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::write(to, encode_entry_bundle(&entries).unwrap()).unwrap();
+        }
+        let src = Source::open(dir.path().to_str().unwrap()).unwrap();
+        (dir, src)
+    }
+
+    #[test]
+    fn a_partial_bundle_must_hold_exactly_its_width() {
+        let (_d, src) = mirror(&[("tile/entries/000.p/2", 2)]);
+        let (_, entries) = read_bundle(&src, 0, 2).unwrap();
+        assert_eq!(entries, [b"e0".to_vec(), b"e1".to_vec()]);
+        for count in [1, 3, 256] {
+            let (_d, src) = mirror(&[("tile/entries/000.p/2", count)]);
+            match read_bundle(&src, 0, 2) {
+                Err(Problem::Failed(m) | Problem::Unable(m)) => {
+                    assert!(
+                        m.contains(&format!("holds {count} entries, expected 2")),
+                        "{m}"
+                    );
+                }
+                Ok(_) => panic!("a partial bundle of width 2 with {count} entries was accepted"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_bundle_stands_in_for_a_partial_one_only_if_it_is_full() {
+        let (_d, src) = mirror(&[("tile/entries/001", 256)]);
+        let (path, entries) = read_bundle(&src, 1, 256 + 5).unwrap();
+        assert_eq!(path, "tile/entries/001.p/5");
+        assert_eq!(entries.len(), 5);
+        let (_d, src) = mirror(&[("tile/entries/001", 200)]);
+        assert!(read_bundle(&src, 1, 256 + 5).is_err());
+        let (_d, src) = mirror(&[("tile/entries/001", 255)]);
+        assert!(read_bundle(&src, 1, 512).is_err());
+    }
 }

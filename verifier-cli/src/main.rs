@@ -12,6 +12,7 @@ mod check;
 mod monitor;
 mod replay;
 mod source;
+mod statefile;
 
 use std::process::ExitCode;
 
@@ -101,9 +102,15 @@ enum Command {
         log: LogArgs,
         #[command(flatten)]
         key: KeyArgs,
-        /// The registry authority's public key (base64); genesis must name it.
+        /// The registry authority's public key (base64), from a source you trust;
+        /// genesis must name it. Needed unless --generic or --trust-genesis.
         #[arg(long)]
         authority_key: Option<String>,
+        /// Without --authority-key: learn the authority key from entry 0 (the
+        /// genesis the log's operator wrote), and say so. Agencies' signatures are
+        /// then checked against a registry the operator could have made up.
+        #[arg(long, conflicts_with = "authority_key")]
+        trust_genesis: bool,
         /// Check only the tree (every tile and the root): for any C2SP tiled log.
         #[arg(long)]
         generic: bool,
@@ -138,8 +145,10 @@ enum Command {
     /// (and a server list that leaves one out is a failure).
     Accesses(accesses::AccessesArgs),
     /// Watch a log: verify its checkpoint and that it extends the one remembered in
-    /// --state, then remember the new one. On a fork or rollback, exit 1 and write
-    /// evidence (both signed checkpoints and the proof) that anyone can recheck.
+    /// --state, then remember the new one. On a fork that the evidence proves, exit
+    /// 1 and write that evidence (both signed checkpoints and the proof) for anyone
+    /// to recheck. A smaller checkpoint that is a prefix of the remembered one is
+    /// "stale" and tiles that contradict a signed root are a bad source: exit 2.
     Monitor {
         #[command(flatten)]
         log: LogArgs,
@@ -214,12 +223,14 @@ fn run(cli: &Cli) -> Outcome {
             log,
             key,
             authority_key,
+            trust_genesis,
             generic,
             resume,
         } => replay::replay(
             log,
             key,
             authority_key.as_deref(),
+            *trust_genesis,
             *generic,
             cli.json,
             resume.as_deref(),

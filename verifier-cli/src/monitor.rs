@@ -1,21 +1,18 @@
 //! `monitor` and `evidence verify` (spec/evidence.md): remember the last verified
-//! checkpoint, check that each new one extends it, and on a fork or rollback write
+//! checkpoint, check that each new one extends it, and on a proven fork write
 //! portable evidence that anyone can recheck with only the log's verifier key.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ledger_core::checkpoint::{Origin, SignedCheckpoint, open_checkpoint};
-use ledger_core::evidence::{
-    Evidence, EvidenceError, MAX_EVIDENCE_BYTES, Verdict, full_consistency_path,
-};
-use ledger_core::hash::Hash;
+use ledger_core::evidence::{Evidence, EvidenceError, MAX_EVIDENCE_BYTES, Verdict};
 use ledger_core::note::{Ed25519Verifier, NoteVerifier};
-use ledger_core::tile::TileHashReader;
 use serde_json::json;
 
-use crate::check::{Outcome, Problem, Verified, extends, latest, log_key, open_source};
-use crate::source::Source;
+use crate::check::{
+    Divergence, Outcome, Problem, Relation, Verified, latest, log_key, open_source, relate, stale,
+};
+use crate::statefile;
 use crate::{KeyArgs, LogArgs};
 
 fn unable(m: impl Into<String>) -> Problem {
@@ -31,23 +28,9 @@ fn open(bytes: &[u8], origin: &Origin, key: &Ed25519Verifier) -> Result<SignedCh
     open_checkpoint(bytes, origin, key, &none).map_err(|e| e.to_string())
 }
 
-/// Writes `data` to `path` atomically (a temporary file, then a rename).
+/// Replaces `path` with `data` atomically and durably ([`statefile::write_atomic`]).
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Problem> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, data)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| unable(format!("{}: {e}", path.display())))
-}
-
-/// The full consistency path (spec/evidence.md §2) from the larger tree's tiles,
-/// authenticated against its root; `None` if they cannot be read.
-fn fork_path(
-    src: &Source,
-    small: &SignedCheckpoint,
-    large: &SignedCheckpoint,
-) -> Option<Vec<Hash>> {
-    let reader = TileHashReader::new(large.checkpoint.size, large.checkpoint.root, src).ok()?;
-    full_consistency_path(small.checkpoint.size, large.checkpoint.size, &reader).ok()
+    statefile::write_atomic(path, data).map_err(|e| unable(format!("{}: {e}", path.display())))
 }
 
 /// `monitor --state FILE`.
@@ -75,8 +58,8 @@ pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<
             state.display()
         ))
     })?;
-    match extends(&src, &old, &new) {
-        Ok(_) => {
+    match relate(&src, &vkey, &origin, &old, &new) {
+        Ok(Relation::Extends(_)) => {
             write_atomic(state, &new.raw)?;
             v.add(
                 "previous size",
@@ -88,31 +71,28 @@ pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<
             v.add("consistent", "consistent", json!(true));
             Ok(v)
         }
-        Err(Problem::Failed(problem)) => {
-            let (small, large) = if new.checkpoint.size < old.checkpoint.size {
-                (&new, &old)
-            } else {
-                (&old, &new)
-            };
-            let path = fork_path(&src, small, large);
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let evidence = Evidence::new(&old, &new, &vkey, now, path, problem.as_str());
-            let kind = evidence.kind.as_str();
+        Ok(Relation::Stale) => Err(unable(format!(
+            "{}; the state file is unchanged",
+            match stale(&src, &old, &new) {
+                Problem::Unable(m) | Problem::Failed(m) => m,
+            }
+        ))),
+        Err(Divergence::Fork(fork)) => {
+            // `relate` has verified this evidence: it proves the fork.
+            let (evidence, proven) = *fork;
             let out: PathBuf = match evidence_out {
                 Some(p) => p.to_path_buf(),
-                None => state.with_file_name(format!("evidence-{now}.json")),
+                None => {
+                    state.with_file_name(format!("evidence-{}.json", evidence.observed_at_unix))
+                }
             };
             write_atomic(&out, evidence.to_json().as_bytes())?;
             Err(failed(format!(
-                "{}: {problem}; evidence written to {} (check it with `ledger-verify evidence verify`); the state file is unchanged",
-                kind.to_uppercase(),
+                "FORK: {proven}; evidence written to {} (check it with `ledger-verify evidence verify`); the state file is unchanged",
                 out.display()
             )))
         }
-        Err(e) => Err(e),
+        Err(Divergence::Unchecked(p)) => Err(p),
     }
 }
 

@@ -27,6 +27,7 @@ use serde_json::{Map, Value, json};
 
 use crate::check::{Outcome, Problem, Verified, latest, log_key, open_source, read_bundle};
 use crate::source::Source;
+use crate::statefile;
 use crate::{KeyArgs, LogArgs};
 
 /// Signatures verified together per batch.
@@ -137,9 +138,7 @@ fn save_state(
     let state = json!({"format": "egov-ledger/replay-state/v1",
         "checkpoint": String::from_utf8_lossy(cp_note), "verified": verified,
         "partial_tiles": partial, "tiles_checked": tiles_checked});
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, state.to_string())
-        .and_then(|()| std::fs::rename(&tmp, path))
+    statefile::write_atomic(path, state.to_string().as_bytes())
         .map_err(|e| unable(format!("{}: {e}", path.display())))
 }
 
@@ -211,10 +210,20 @@ pub fn replay(
     log: &LogArgs,
     key: &KeyArgs,
     authority: Option<&str>,
+    trust_genesis: bool,
     generic: bool,
     quiet: bool,
     resume: Option<&Path>,
 ) -> Outcome {
+    // spec/registry.md §1: a verifier that learns the authority key from entry 0
+    // must say so; here it must also be asked to.
+    if !generic && authority.is_none() && !trust_genesis {
+        return Err(unable(
+            "give --authority-key KEY (the registry authority's key, from a source you trust) \
+             or --trust-genesis (learn it from entry 0, which the log's operator wrote; \
+             every agency signature is then checked only against a registry the operator could have made up)",
+        ));
+    }
     let (vkey, origin) = log_key(key)?;
     let src = open_source(&log.log)?;
     let resumed = match resume {
@@ -363,10 +372,27 @@ pub fn replay(
         );
         return Ok(v);
     }
+    let used = registry
+        .authority_key()
+        .map(|k| STANDARD.encode(k.as_bytes()))
+        .unwrap_or_default();
+    let (from, against) = if authority.is_some() {
+        (
+            "given with --authority-key",
+            "the registry of the authority key given",
+        )
+    } else {
+        (
+            "learned from entry 0 (--trust-genesis)",
+            "the registry of the authority key learned from entry 0 (--trust-genesis: not independently checked)",
+        )
+    };
+    v.add("authority key", "authority_key", json!(used));
+    v.add("authority from", "authority_key_source", json!(from));
     v.add(
         "checked",
         "checked",
-        json!("every tile, the root, the hash chain, every agency chain, indices, time order, origin, registry rules and every signature"),
+        json!(format!("every tile, the root, the hash chain, every agency chain, indices, time order, origin, registry rules and every signature, against {against}")),
     );
     let mut table = Map::new();
     for (id, a) in &agencies {

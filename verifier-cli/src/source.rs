@@ -29,6 +29,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// The log as given: its base URL or its directory, to name it in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Http { base, .. } => base.clone(),
+            Source::Dir(dir) => dir.display().to_string(),
+        }
+    }
+
     /// `URL` (http:// or https://) or a directory.
     ///
     /// # Errors

@@ -111,8 +111,22 @@ fn generic_replay_reaches_the_published_root_and_ledger_replay_refuses_foreign_e
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["root"], ROOT_15);
     assert_eq!(v["tiles_checked"], 1);
-    // Tessera's entries are not this ledger's envelopes: a full replay fails.
+    // A full replay needs the authority key or an explicit --trust-genesis.
     let (code, v) = verify(&["replay", "--log", s(&log), "--vkey", VKEY]);
+    assert_eq!(code, 2, "{v}");
+    assert!(
+        v["problem"].as_str().unwrap().contains("--trust-genesis"),
+        "{v}"
+    );
+    // Tessera's entries are not this ledger's envelopes: a full replay fails.
+    let (code, v) = verify(&[
+        "replay",
+        "--trust-genesis",
+        "--log",
+        s(&log),
+        "--vkey",
+        VKEY,
+    ]);
     assert_eq!(code, 1, "{v}");
     assert!(v["problem"].as_str().unwrap().contains("entry 0"), "{v}");
 }
@@ -135,7 +149,8 @@ fn a_wrong_key_or_a_rollback_fails_and_usage_errors_are_exit_2() {
     // A malformed key is a usage error.
     let (code, _) = verify(&["checkpoint", "--log", s(&log), "--vkey", "nonsense"]);
     assert_eq!(code, 2);
-    // The log at size 5 does not extend the checkpoint of size 9: a rollback.
+    // The log at size 5 is a prefix of the checkpoint of size 9: stale, not a
+    // rollback of its history (spec/checkpoints-and-tiles.md §7.3).
     let view = view_at(&log, 5);
     let (code, v) = verify(&[
         "consistency",
@@ -146,11 +161,8 @@ fn a_wrong_key_or_a_rollback_fails_and_usage_errors_are_exit_2() {
         "--from",
         s(&log.join("checkpoint.9")),
     ]);
-    assert_eq!(code, 1, "{v}");
-    assert!(
-        v["problem"].as_str().unwrap().contains("rolled back"),
-        "{v}"
-    );
+    assert_eq!(code, 2, "{v}");
+    assert!(v["problem"].as_str().unwrap().starts_with("stale:"), "{v}");
     // Usage: an index beyond the tree; a log that is not there.
     let (code, _) = verify(&[
         "inclusion",
@@ -167,7 +179,8 @@ fn a_wrong_key_or_a_rollback_fails_and_usage_errors_are_exit_2() {
 }
 
 /// Every byte of the size-15 hash tile and entry bundle, flipped in a copy of
-/// the log, makes the check that reads it fail with exit code 1.
+/// the log, is caught by the check that reads it: a bad source, exit code 2
+/// (could not check), never "verified" and never a FORK (exit 1).
 #[test]
 fn every_flipped_byte_of_a_tile_or_bundle_is_caught() {
     let Some(log) = log_dir("every_flipped_byte_of_a_tile_or_bundle_is_caught") else {
@@ -197,7 +210,11 @@ fn every_flipped_byte_of_a_tile_or_bundle_is_caught() {
             "--from",
             s(&old),
         ]);
-        assert_eq!(code, 1, "tile byte {i}: {v}");
+        assert_eq!(code, 2, "tile byte {i}: {v}");
+        assert!(
+            v["problem"].as_str().unwrap().contains("bad source"),
+            "tile byte {i}: {v}"
+        );
     }
     std::fs::write(&tile, &good).unwrap();
 
@@ -227,6 +244,139 @@ fn every_flipped_byte_of_a_tile_or_bundle_is_caught() {
             "--index",
             &entry.to_string(),
         ]);
-        assert_eq!(code, 1, "bundle byte {i} (entry {entry}): {v}");
+        assert_eq!(code, 2, "bundle byte {i} (entry {entry}): {v}");
+        assert!(
+            v["problem"].as_str().unwrap().contains("bad source"),
+            "bundle byte {i} (entry {entry}): {v}"
+        );
     }
+}
+
+/// A mirror whose partial bundle `000.p/15` holds a 16th entry: every check that
+/// reads the bundle refuses it (spec/checkpoints-and-tiles.md §5), rather than
+/// using its first 15 entries.
+#[test]
+fn a_partial_bundle_with_more_entries_than_its_width_is_refused() {
+    let Some(log) = log_dir("a_partial_bundle_with_more_entries_than_its_width_is_refused") else {
+        return;
+    };
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(log.join("checkpoint"), copy.path().join("checkpoint")).unwrap();
+    for rel in ["tile/0/000.p/15", "tile/entries/000.p/15"] {
+        let to = copy.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(log.join(rel), &to).unwrap();
+    }
+    let (code, v) = verify(&[
+        "inclusion",
+        "--log",
+        s(copy.path()),
+        "--vkey",
+        VKEY,
+        "--index",
+        "3",
+    ]);
+    assert_eq!(code, 0, "the intact copy verifies: {v}");
+    let bundle = copy.path().join("tile/entries/000.p/15");
+    let mut data = std::fs::read(&bundle).unwrap();
+    data.extend_from_slice(b"\x00\x05extra");
+    std::fs::write(&bundle, &data).unwrap();
+    for args in [
+        vec![
+            "inclusion",
+            "--log",
+            s(copy.path()),
+            "--vkey",
+            VKEY,
+            "--index",
+            "3",
+        ],
+        vec![
+            "replay",
+            "--generic",
+            "--log",
+            s(copy.path()),
+            "--vkey",
+            VKEY,
+        ],
+    ] {
+        let (code, v) = verify(&args);
+        assert_eq!(code, 2, "a bad source, {args:?}: {v}");
+        assert!(
+            v["problem"]
+                .as_str()
+                .unwrap()
+                .contains("holds 16 entries, expected 15"),
+            "{args:?}: {v}"
+        );
+    }
+}
+
+/// The monitor tells a stale checkpoint and a corrupt mirror from a fork: both
+/// are exit 2 with no evidence written and the state kept; a log that grows
+/// normally passes.
+#[test]
+fn the_monitor_reports_stale_checkpoints_and_bad_mirrors_without_evidence() {
+    let Some(log) = log_dir("the_monitor_reports_stale_checkpoints_and_bad_mirrors") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let state = work.path().join("monitor.state");
+    let evidence = work.path().join("evidence.json");
+    let monitor = |view: &Path| {
+        verify(&[
+            "monitor",
+            "--log",
+            s(view),
+            "--vkey",
+            VKEY,
+            "--state",
+            s(&state),
+            "--evidence",
+            s(&evidence),
+        ])
+    };
+
+    // Remembered size 9; the log now serves its checkpoint of size 5 (a lagging
+    // cache): it is a prefix of size 9, so stale, not a rollback or fork.
+    std::fs::copy(log.join("checkpoint.9"), &state).unwrap();
+    let (code, v) = monitor(view_at(&log, 5).path());
+    assert_eq!(code, 2, "{v}");
+    assert!(v["problem"].as_str().unwrap().starts_with("stale:"), "{v}");
+    assert!(!evidence.exists());
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        std::fs::read(log.join("checkpoint.9")).unwrap()
+    );
+
+    // Remembered size 3; a mirror of size 15 with one flipped byte in its tile:
+    // a bad source, not a fork.
+    std::fs::copy(log.join("checkpoint.3"), &state).unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(log.join("checkpoint"), copy.path().join("checkpoint")).unwrap();
+    let tile = copy.path().join("tile/0/000.p/15");
+    std::fs::create_dir_all(tile.parent().unwrap()).unwrap();
+    let mut data = std::fs::read(log.join("tile/0/000.p/15")).unwrap();
+    data[100] ^= 1;
+    std::fs::write(&tile, &data).unwrap();
+    let (code, v) = monitor(copy.path());
+    assert_eq!(code, 2, "{v}");
+    let problem = v["problem"].as_str().unwrap();
+    assert!(problem.contains("bad source"), "{v}");
+    assert!(problem.contains(s(copy.path())), "names the source: {v}");
+    assert!(!evidence.exists());
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        std::fs::read(log.join("checkpoint.3")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        1,
+        "no evidence-*.json or temporary file next to the state"
+    );
+
+    // The intact log extends size 3.
+    let (code, v) = monitor(&log);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["size"], 15);
 }
