@@ -212,6 +212,11 @@ impl From<AppendError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             AppendError::Unavailable => ApiError::unavailable(),
+            AppendError::ClockBehind { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
         }
     }
 }

@@ -37,6 +37,11 @@ pub struct ServeOptions {
     /// Most queued submissions before answering 429 [default: 100000].
     #[arg(long, env = "LEDGER_MAX_QUEUE")]
     pub max_queue: Option<usize>,
+    /// How far, in seconds, the clock may be behind the last entry's time
+    /// before appends are refused (503); 0: never refuse, sequence at the last
+    /// entry's time [default: 60].
+    #[arg(long, env = "LEDGER_CLOCK_SKEW_LIMIT_SECS")]
+    pub clock_skew_limit_secs: Option<u64>,
     /// Largest statement in bytes [default: 16384].
     #[arg(long, env = "LEDGER_MAX_STATEMENT_BYTES")]
     pub max_statement_bytes: Option<usize>,
@@ -150,6 +155,10 @@ impl ServeOptions {
         let sequencer = SequencerConfig {
             max_batch: pick!(max_batch, 4096).max(1),
             max_queue: pick!(max_queue, 100_000).max(1),
+            clock_skew_limit: match pick!(clock_skew_limit_secs, 60) {
+                0 => None,
+                s => Some(Duration::from_secs(s)),
+            },
         };
         let http = HttpLimits {
             header_timeout: Duration::from_secs(pick!(header_timeout_secs, 10)),

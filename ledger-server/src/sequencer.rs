@@ -83,6 +83,20 @@ pub enum AppendError {
     /// Storage failed; nothing was appended.
     #[error("storage is unavailable; nothing was appended")]
     Unavailable,
+    /// This server's clock is behind the last entry's time by more than the
+    /// limit: sequencing now would pin every new entry's time to that of the
+    /// last one (spec/api.md §1.2).
+    #[error(
+        "this server's clock is {behind_ms} ms behind the last entry's time, more than the limit of \
+         {limit_ms} ms; nothing was appended. The operator must check the clock (or raise \
+         clock_skew_limit_secs, or set it to 0, to sequence at the last entry's time)"
+    )]
+    ClockBehind {
+        /// How far behind.
+        behind_ms: u64,
+        /// The limit.
+        limit_ms: u64,
+    },
 }
 
 /// The stored tree after a commit.
@@ -104,6 +118,10 @@ pub struct SequencerConfig {
     pub max_batch: usize,
     /// The most submissions waiting in the queue; more get HTTP 429.
     pub max_queue: usize,
+    /// How far this server's clock may be behind the last entry's time before
+    /// appends are refused ([`AppendError::ClockBehind`]); `None`: never
+    /// refuse, and sequence at the last entry's time (the operator's override).
+    pub clock_skew_limit: Option<std::time::Duration>,
 }
 
 impl Default for SequencerConfig {
@@ -111,6 +129,7 @@ impl Default for SequencerConfig {
         SequencerConfig {
             max_batch: 4096,
             max_queue: 100_000,
+            clock_skew_limit: Some(std::time::Duration::from_secs(60)),
         }
     }
 }
@@ -511,6 +530,23 @@ impl Core {
     }
 }
 
+/// [`AppendError::ClockBehind`] if this server's clock is further behind the
+/// last entry's time than `limit` (#14 item 13): a clock that once jumped ahead
+/// would otherwise pin every later entry's time to that of the jump.
+fn clock_refusal(core: &Core, limit: Option<std::time::Duration>) -> Option<AppendError> {
+    let limit_ms = u64::try_from(limit?.as_millis()).unwrap_or(u64::MAX);
+    let behind_ms = core.registry().last_time_ms().saturating_sub(now_ms());
+    if behind_ms > limit_ms {
+        tracing::error!("the clock is {behind_ms} ms behind the last entry: appends refused");
+        Some(AppendError::ClockBehind {
+            behind_ms,
+            limit_ms,
+        })
+    } else {
+        None
+    }
+}
+
 /// Resolves resubmissions within one batch from their first occurrence.
 fn finish(
     mut results: Vec<Option<Result<Appended, AppendError>>>,
@@ -653,6 +689,14 @@ impl Sequencer {
                         subs.append(&mut j.subs);
                     }
                     let started = Instant::now();
+                    if let Some(refusal) = clock_refusal(&core, config.clock_skew_limit) {
+                        // `shapes`: each job's submission count (moved into `subs`).
+                        for (job, len) in jobs.into_iter().zip(shapes) {
+                            pending.fetch_sub(len, Ordering::SeqCst);
+                            let _ = job.reply.send(vec![Err(refusal.clone()); len]);
+                        }
+                        continue;
+                    }
                     let out = core.process(subs, Batch::new());
                     // Rejections are counted by the API layer, which answers them.
                     metrics.observe_batch(n, out.appended, started.elapsed());

@@ -434,6 +434,7 @@ async fn backpressure_and_storage_failure() {
         sequencer: ledger_server::sequencer::SequencerConfig {
             max_batch: 4096,
             max_queue: 2,
+            ..Default::default()
         },
         ..NodeConfig::default()
     };
@@ -1442,4 +1443,104 @@ async fn startup_verifies_the_unpublished_tail() {
         msg.contains("past the last signed checkpoint") && msg.contains("entry 3"),
         "{msg}"
     );
+}
+
+/// Issue #14 item 13: when the last entry's time is ahead of this server's
+/// clock by more than the limit (the clock jumped ahead once, then was set
+/// right), appends are refused with a clear 503 instead of every later entry
+/// being pinned to that time; with the limit at 0 (the operator's override)
+/// they are sequenced at the last entry's time.
+#[tokio::test]
+async fn a_clock_behind_the_last_entry_refuses_appends_unless_overridden() {
+    use ledger_core::entry::{Entry, KeyHash};
+    use ledger_core::tile::TileBuilder;
+    use ledger_server::ledger::{LedgerDb, META_SIZE, index_key, tile_key};
+    use ledger_server::store::{Batch, Cf};
+
+    let store = Arc::new(MemStore::new());
+    let config = NodeConfig {
+        checkpoint_interval: Duration::from_millis(5),
+        ..NodeConfig::default()
+    };
+    let mut t = T::with(config.clone(), store.clone(), true);
+    let city = t.register("city").await;
+    assert_eq!(t.decision(&city, "city", "r0").await.0, StatusCode::CREATED);
+    let (size, _, _) = t.checkpoint(3).await;
+    t.stop().await;
+
+    // Entry 3, validly signed, sequenced a day ahead of the clock.
+    let future = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 86_400_000;
+    let db = LedgerDb::without_keys(store.clone());
+    let last = db.entry(size.0 - 1).unwrap().unwrap();
+    let st = statement(
+        "city",
+        "from-the-future",
+        "decision.permit.granted",
+        "G2C",
+        json!({}),
+        "",
+    );
+    let ahead = Entry {
+        index: LeafIndex(size.0),
+        sequenced_at_ms: future,
+        prev: leaf_hash(&last),
+        agency_prev: Some(LeafIndex(size.0 - 1)),
+        statement: st.clone(),
+        key_hash: KeyHash::of(&city.verifying_key()),
+        signature: sign_statement(&city, &st),
+    };
+    let mut entries = db.entries(0, size.0).unwrap();
+    entries.push(ahead.encode().unwrap());
+    let mut tiles = TileBuilder::new();
+    for e in &entries {
+        tiles.append(leaf_hash(e));
+    }
+    let mut b = Batch::new();
+    b.put(
+        Cf::Entries,
+        index_key(size.0),
+        entries[size.0 as usize].clone(),
+    );
+    for (tile, data) in tiles
+        .take_completed()
+        .into_iter()
+        .chain(tiles.partial_tiles())
+    {
+        b.put(Cf::Tiles, tile_key(tile.level(), tile.index()), data);
+    }
+    b.put(Cf::Meta, META_SIZE, (size.0 + 1).to_be_bytes());
+    store.write(b).unwrap();
+
+    let t = T::with(config.clone(), store.clone(), false);
+    let (s, v) = t.decision(&city, "city", "now").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("clock"),
+        "{v}"
+    );
+    assert_eq!(
+        t.node.state.committed.borrow().size,
+        size.0 + 1,
+        "nothing appended"
+    );
+    t.stop().await;
+
+    let mut overridden = config;
+    overridden.sequencer.clock_skew_limit = None;
+    let t = T::with(overridden, store, false);
+    let (s, v) = t.decision(&city, "city", "now").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        v["sequenced_at_ms"], future,
+        "pinned to the last entry's time"
+    );
+    t.stop().await;
 }
