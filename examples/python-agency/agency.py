@@ -382,7 +382,7 @@ def read(args):
             out.close()
             os.unlink(args.out)
         raise
-    print(f"payload verified: it opens the commitment of entry {args.entry}", file=sys.stderr)
+    print(f"payload checked: it opens the commitment that the server shows for entry {args.entry} (prove that entry with ledger-verify inclusion)", file=sys.stderr)
     if out is not None:
         with out:
             out.write(payload)

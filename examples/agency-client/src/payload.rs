@@ -197,12 +197,15 @@ async fn committed(
             .and_then(|r| r.verify(&log.origin, verifier.as_ref()))
             .with_context(|| format!("the receipt of entry {index} does not verify"))?;
         let c = commitment_of(&verified.entry, index)?;
+        let how = if log.vkey_from_server {
+            "checked, with the verifier key this server announced (pass --vkey to verify it \
+             independently), under the checkpoint of size"
+        } else {
+            "verified under the signed checkpoint of size"
+        };
         return Ok((
             c,
-            format!(
-                "entry {index} verified under the signed checkpoint of size {}",
-                verified.checkpoint.size.0
-            ),
+            format!("entry {index} {how} {}", verified.checkpoint.size.0),
         ));
     }
     let info = client
@@ -302,7 +305,7 @@ pub async fn read_payload(args: ReadPayloadArgs) -> Result<()> {
             return Err(e);
         }
     };
-    eprintln!("payload verified: it opens the commitment of {provenance}");
+    eprintln!("payload checked: it opens the commitment of {provenance}");
     match (out, &args.out) {
         (Some(mut f), Some(path)) => {
             f.write_all(&payload)
@@ -322,9 +325,14 @@ pub async fn read_payload(args: ReadPayloadArgs) -> Result<()> {
         let (text, size) = access_receipt(&client, &log, &signed, &answer).await?;
         std::fs::write(path, &text)
             .with_context(|| format!("writing the receipt to {}", path.display()))?;
+        let how = if log.vkey_from_server {
+            "receipt checked with the verifier key this server announced, not verified \
+             independently (pass --vkey)"
+        } else {
+            "receipt verified"
+        };
         eprintln!(
-            "receipt verified (access entry {} under the signed checkpoint of size {size}); \
-             written to {}",
+            "{how} (access entry {} under the checkpoint of size {size}); written to {}",
             answer.access.index,
             path.display()
         );

@@ -87,6 +87,10 @@ pub struct LogParams {
     pub origin: Origin,
     /// The verifier key string and its parsed form.
     pub vkey: Option<(String, Box<dyn NoteVerifier + Send + Sync>)>,
+    /// Whether the verifier key was learned from the server itself (no
+    /// `--vkey`): a receipt checked with it shows only that the server is
+    /// consistent with itself, not that its log is the one the agency trusts.
+    pub vkey_from_server: bool,
 }
 
 impl std::fmt::Debug for LogParams {
@@ -144,6 +148,7 @@ pub async fn resolve_log(
     };
     let origin = Origin::new(&origin_text)
         .with_context(|| format!("the log origin {origin_text:?} is not valid"))?;
+    let vkey_from_server = server.vkey.is_none() && need_vkey;
     let vkey = match (&server.vkey, &info) {
         (Some(v), Some(info)) => {
             if *v != info.vkey {
@@ -166,7 +171,11 @@ pub async fn resolve_log(
         }
         None => None,
     };
-    Ok(LogParams { origin, vkey })
+    Ok(LogParams {
+        origin,
+        vkey,
+        vkey_from_server,
+    })
 }
 
 /// The origin for a dry run, which never contacts the server.
@@ -380,20 +389,26 @@ pub async fn send_signed(
             })?,
     };
     let size = verify_receipt(&text, log, signed, &appended)?;
+    // Issue #14 item 15: "verified" only with a key the agency brought.
+    let checked = if log.vkey_from_server {
+        format!(
+            "receipt checked with the verifier key this server announced, not verified \
+             independently (entry {} under the checkpoint of size {size}; pass --vkey with \
+             the log's key, obtained out of band, to verify it)",
+            appended.index
+        )
+    } else {
+        format!(
+            "receipt verified (entry {} under the signed checkpoint of size {size})",
+            appended.index
+        )
+    };
     let status = match &send.receipt_out {
         Some(path) => {
             write_file(path, &text, "receipt")?;
-            format!(
-                "receipt verified (entry {} under the signed checkpoint of size {size}); \
-                 written to {}",
-                appended.index,
-                path.display()
-            )
+            format!("{checked}; written to {}", path.display())
         }
-        None => format!(
-            "receipt verified (entry {} under the signed checkpoint of size {size})",
-            appended.index
-        ),
+        None => checked,
     };
     if send.json {
         eprintln!("{status}");

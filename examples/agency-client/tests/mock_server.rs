@@ -83,10 +83,13 @@ fn register_submit_and_verify_the_receipt() {
     assert!(ok, "{err}");
     assert!(out.contains("appended as entry 2 of"), "{out}");
     assert!(out.contains("payload salt:"), "{out}");
+    // Without --vkey the key came from the server: checked, never "verified"
+    // (issue #14 item 15).
     assert!(
-        out.contains("receipt verified (entry 2 under the signed checkpoint of size 3)"),
+        out.contains("receipt checked with the verifier key this server announced, not verified independently (entry 2 under the checkpoint of size 3"),
         "{out}"
     );
+    assert!(!out.contains("receipt verified"), "{out}");
     assert!(
         server
             .requests()
@@ -129,6 +132,16 @@ fn register_submit_and_verify_the_receipt() {
     let (ok, _, err) = run(&args);
     assert!(!ok);
     assert!(err.contains("the receipt does not verify"), "{err}");
+
+    // With the log's key given out of band, the receipt is verified.
+    let mut args = submit_args(&url, &key_path, r#"{"permit":"flower stall"}"#);
+    args.extend(["--wait", "--vkey", &server.vkey]);
+    let (ok, out, err) = run(&args);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("receipt verified (entry 5 under the signed checkpoint of size 6)"),
+        "{out}"
+    );
 }
 
 #[test]
