@@ -363,19 +363,33 @@ impl LedgerDb {
         Ok(n)
     }
 
+    /// The indexes `lo..=hi` of a purge not finished yet ([`META_PURGE_PENDING`]).
+    ///
+    /// # Errors
+    /// A [`StoreError`], also for a malformed record.
+    pub fn pending_purge(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        let Some(r) = self.keys.get(Cf::Meta, META_PURGE_PENDING)? else {
+            return Ok(None);
+        };
+        if r.len() != 16 {
+            return Err(StoreError::Corrupt("the pending purge record".into()));
+        }
+        let lo = u64_value(&r[..8], "purge start")?;
+        let hi = u64_value(&r[8..], "purge end")?.saturating_sub(1);
+        Ok(Some((lo, hi)))
+    }
+
     /// Purges the range recorded by [`META_PURGE_PENDING`] from both stores'
     /// files, if a purge is pending, and then clears the record.
     ///
     /// # Errors
     /// A [`StoreError`].
     pub fn finish_purge(&self) -> Result<(), StoreError> {
-        let Some(r) = self.keys.get(Cf::Meta, META_PURGE_PENDING)? else {
+        let Some((lo, hi)) = self.pending_purge()? else {
             return Ok(());
         };
-        if r.len() != 16 {
-            return Err(StoreError::Corrupt("the pending purge record".into()));
-        }
-        let (from, to) = r.split_at(8);
+        let range = purge_range(lo, hi);
+        let (from, to) = range.split_at(8);
         self.keys.purge(Cf::PayloadKeys, from, to)?;
         self.store.purge(Cf::Payloads, from, to)?;
         let mut done = Batch::new();

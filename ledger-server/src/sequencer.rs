@@ -470,14 +470,9 @@ impl Core {
         let mut lo = erased.iter().copied().min().unwrap_or(0);
         let mut hi = erased.iter().copied().max().unwrap_or(0);
         // A purge that failed earlier is kept in the record: widen it.
-        if let Ok(Some(r)) = self.db.keys().get(Cf::Meta, META_PURGE_PENDING)
-            && let (Ok(from), Ok(to)) = (
-                <[u8; 8]>::try_from(&r[..8.min(r.len())]),
-                <[u8; 8]>::try_from(&r[8.min(r.len())..]),
-            )
-        {
-            lo = lo.min(u64::from_be_bytes(from));
-            hi = hi.max(u64::from_be_bytes(to).saturating_sub(1));
+        if let Ok(Some((l, h))) = self.db.pending_purge() {
+            lo = lo.min(l);
+            hi = hi.max(h);
         }
         keys.put(Cf::Meta, META_PURGE_PENDING, purge_range(lo, hi));
         let done = self

@@ -1369,50 +1369,30 @@ async fn a_dead_sequencer_is_reported_not_a_full_queue() {
     t.stop().await;
 }
 
-/// Issue #14 item 13: an entry stored past the last signed checkpoint whose
-/// signature does not verify (a damaged or tampered tail, consistent tiles and
-/// all) is refused at startup, before any checkpoint is signed over it.
-#[tokio::test]
-async fn startup_verifies_the_unpublished_tail() {
-    use ledger_core::entry::{Entry, KeyHash};
+/// A ledger (genesis, agency `city`, one decision) with a checkpoint of all
+/// three entries, stopped; then entry 3, made by `forge` from entry 2's
+/// envelope, written behind the server's back with its tiles and size, as a
+/// damaged disk or an old clock would have left it. Returns city's key.
+async fn ledger_with_a_stored_tail(
+    store: &Arc<MemStore>,
+    config: &NodeConfig,
+    forge: impl FnOnce(&SigningKey, &[u8]) -> ledger_core::entry::Entry,
+) -> SigningKey {
     use ledger_core::tile::TileBuilder;
     use ledger_server::ledger::{LedgerDb, META_SIZE, index_key, tile_key};
     use ledger_server::store::{Batch, Cf};
 
-    let store = Arc::new(MemStore::new());
-    let config = NodeConfig {
-        checkpoint_interval: Duration::from_millis(5),
-        ..NodeConfig::default()
-    };
     let mut t = T::with(config.clone(), store.clone(), true);
     let city = t.register("city").await;
     assert_eq!(t.decision(&city, "city", "r0").await.0, StatusCode::CREATED);
     let (size, _, _) = t.checkpoint(3).await;
     t.stop().await;
 
-    // Entry 3, appended behind the server's back: city's key hash, a signature
-    // by another key; chained and tiled correctly.
     let db = LedgerDb::without_keys(store.clone());
-    let last = db.entry(size.0 - 1).unwrap().unwrap();
-    let st = statement(
-        "city",
-        "forged",
-        "decision.permit.granted",
-        "G2C",
-        json!({}),
-        "",
-    );
-    let forged = Entry {
-        index: LeafIndex(size.0),
-        sequenced_at_ms: Entry::decode(&last).unwrap().sequenced_at_ms,
-        prev: leaf_hash(&last),
-        agency_prev: Some(LeafIndex(size.0 - 1)),
-        statement: st.clone(),
-        key_hash: KeyHash::of(&city.verifying_key()),
-        signature: sign_statement(&key("not city"), &st),
-    };
     let mut entries = db.entries(0, size.0).unwrap();
-    entries.push(forged.encode().unwrap());
+    let tail = forge(&city, &entries[entries.len() - 1]);
+    assert_eq!(tail.index, LeafIndex(size.0));
+    entries.push(tail.encode().unwrap());
     let mut tiles = TileBuilder::new();
     for e in &entries {
         tiles.append(leaf_hash(e));
@@ -1432,6 +1412,55 @@ async fn startup_verifies_the_unpublished_tail() {
     }
     b.put(Cf::Meta, META_SIZE, (size.0 + 1).to_be_bytes());
     store.write(b).unwrap();
+    city
+}
+
+/// Entry 3 of [`ledger_with_a_stored_tail`]: a city statement after entry 2.
+fn city_entry_after(
+    last: &[u8],
+    st: Vec<u8>,
+    sequenced_at_ms: u64,
+    key_hash: ledger_core::entry::KeyHash,
+    signature: [u8; 64],
+) -> ledger_core::entry::Entry {
+    ledger_core::entry::Entry {
+        index: LeafIndex(3),
+        sequenced_at_ms,
+        prev: leaf_hash(last),
+        agency_prev: Some(LeafIndex(2)),
+        statement: st,
+        key_hash,
+        signature,
+    }
+}
+
+/// Issue #14 item 13: an entry stored past the last signed checkpoint whose
+/// signature does not verify (a damaged or tampered tail, consistent tiles and
+/// all) is refused at startup, before any checkpoint is signed over it.
+#[tokio::test]
+async fn startup_verifies_the_unpublished_tail() {
+    use ledger_core::entry::{Entry, KeyHash};
+
+    let store = Arc::new(MemStore::new());
+    let config = NodeConfig {
+        checkpoint_interval: Duration::from_millis(5),
+        ..NodeConfig::default()
+    };
+    // City's key hash, a signature by another key.
+    ledger_with_a_stored_tail(&store, &config, |city, last| {
+        let st = statement(
+            "city",
+            "forged",
+            "decision.permit.granted",
+            "G2C",
+            json!({}),
+            "",
+        );
+        let time = Entry::decode(last).unwrap().sequenced_at_ms;
+        let sig = sign_statement(&key("not city"), &st);
+        city_entry_after(last, st, time, KeyHash::of(&city.verifying_key()), sig)
+    })
+    .await;
 
     let origin = Origin::new(ORIGIN).unwrap();
     let signer = Ed25519Signer::new(origin.key_name(), key("log"));
@@ -1452,68 +1481,32 @@ async fn startup_verifies_the_unpublished_tail() {
 /// they are sequenced at the last entry's time.
 #[tokio::test]
 async fn a_clock_behind_the_last_entry_refuses_appends_unless_overridden() {
-    use ledger_core::entry::{Entry, KeyHash};
-    use ledger_core::tile::TileBuilder;
-    use ledger_server::ledger::{LedgerDb, META_SIZE, index_key, tile_key};
-    use ledger_server::store::{Batch, Cf};
+    use ledger_core::entry::KeyHash;
 
     let store = Arc::new(MemStore::new());
     let config = NodeConfig {
         checkpoint_interval: Duration::from_millis(5),
         ..NodeConfig::default()
     };
-    let mut t = T::with(config.clone(), store.clone(), true);
-    let city = t.register("city").await;
-    assert_eq!(t.decision(&city, "city", "r0").await.0, StatusCode::CREATED);
-    let (size, _, _) = t.checkpoint(3).await;
-    t.stop().await;
-
     // Entry 3, validly signed, sequenced a day ahead of the clock.
     let future = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
         + 86_400_000;
-    let db = LedgerDb::without_keys(store.clone());
-    let last = db.entry(size.0 - 1).unwrap().unwrap();
-    let st = statement(
-        "city",
-        "from-the-future",
-        "decision.permit.granted",
-        "G2C",
-        json!({}),
-        "",
-    );
-    let ahead = Entry {
-        index: LeafIndex(size.0),
-        sequenced_at_ms: future,
-        prev: leaf_hash(&last),
-        agency_prev: Some(LeafIndex(size.0 - 1)),
-        statement: st.clone(),
-        key_hash: KeyHash::of(&city.verifying_key()),
-        signature: sign_statement(&city, &st),
-    };
-    let mut entries = db.entries(0, size.0).unwrap();
-    entries.push(ahead.encode().unwrap());
-    let mut tiles = TileBuilder::new();
-    for e in &entries {
-        tiles.append(leaf_hash(e));
-    }
-    let mut b = Batch::new();
-    b.put(
-        Cf::Entries,
-        index_key(size.0),
-        entries[size.0 as usize].clone(),
-    );
-    for (tile, data) in tiles
-        .take_completed()
-        .into_iter()
-        .chain(tiles.partial_tiles())
-    {
-        b.put(Cf::Tiles, tile_key(tile.level(), tile.index()), data);
-    }
-    b.put(Cf::Meta, META_SIZE, (size.0 + 1).to_be_bytes());
-    store.write(b).unwrap();
+    let city = ledger_with_a_stored_tail(&store, &config, |city, last| {
+        let st = statement(
+            "city",
+            "from-the-future",
+            "decision.permit.granted",
+            "G2C",
+            json!({}),
+            "",
+        );
+        let sig = sign_statement(city, &st);
+        city_entry_after(last, st, future, KeyHash::of(&city.verifying_key()), sig)
+    })
+    .await;
 
     let t = T::with(config.clone(), store.clone(), false);
     let (s, v) = t.decision(&city, "city", "now").await;
@@ -1526,11 +1519,7 @@ async fn a_clock_behind_the_last_entry_refuses_appends_unless_overridden() {
         v["error"]["message"].as_str().unwrap().contains("clock"),
         "{v}"
     );
-    assert_eq!(
-        t.node.state.committed.borrow().size,
-        size.0 + 1,
-        "nothing appended"
-    );
+    assert_eq!(t.node.state.committed.borrow().size, 4, "nothing appended");
     t.stop().await;
 
     let mut overridden = config;
