@@ -39,6 +39,49 @@ pub struct Published {
     pub signed_at: Option<f64>,
 }
 
+/// Checks, from the stored tiles, what signing `next` would claim: that the
+/// store holds `next.size` entries with root `next.root`, and that the tree at
+/// the last published size `last` still has the published root, so that the new
+/// checkpoint extends it (spec/checkpoints-and-tiles.md §2; #14 item 9). A store
+/// that lost published entries and took new ones at their indexes fails the
+/// second check: signing would publish a fork.
+///
+/// # Errors
+/// The refusal, naming the sizes and roots.
+fn provable(db: &LedgerDb, last: (u64, Hash), next: Committed) -> Result<(), String> {
+    let size = db.size().map_err(|e| e.to_string())?;
+    if size < next.size {
+        return Err(format!(
+            "refusing to sign size {}: the store holds only {size} entries",
+            next.size
+        ));
+    }
+    let root_at = |n: u64| tree_hash(TreeSize(n), &db.hash_reader()).map_err(|e| e.to_string());
+    let root = root_at(next.size)?;
+    if root != next.root {
+        return Err(format!(
+            "refusing to sign size {} with root {}: the store has root {root} at that size",
+            next.size, next.root
+        ));
+    }
+    let (last_size, last_root) = last;
+    if last_size > next.size {
+        return Err(format!(
+            "refusing to sign size {}: a checkpoint of size {last_size} is already published",
+            next.size
+        ));
+    }
+    let stored_last = root_at(last_size)?;
+    if stored_last != last_root {
+        return Err(format!(
+            "refusing to sign size {}: the store's tree at the published size {last_size} has root \
+             {stored_last}, not the published {last_root}; it would be a fork",
+            next.size
+        ));
+    }
+    Ok(())
+}
+
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -79,27 +122,12 @@ pub async fn run(
             &signer,
         );
         let (db2, note2, file2) = (db.clone(), note.clone(), file.clone());
+        let previous = {
+            let p = published.borrow();
+            (p.size, p.root)
+        };
         let stored = tokio::task::spawn_blocking(move || {
-            // Never persist (and so never publish) a checkpoint of a tree the
-            // store does not hold: recompute its root from the stored tiles.
-            let size = db2.size().map_err(|e| e.to_string())?;
-            let root = if size >= c.size {
-                tree_hash(TreeSize(c.size), &db2.hash_reader()).map_err(|e| e.to_string())?
-            } else {
-                Hash::default()
-            };
-            if size < c.size || root != c.root {
-                return Err(format!(
-                    "refusing to sign size {} with root {}: the store holds {size} entries{}",
-                    c.size,
-                    c.root,
-                    if size >= c.size {
-                        format!(" and root {root} at that size")
-                    } else {
-                        String::new()
-                    }
-                ));
-            }
+            provable(&db2, previous, c)?;
             let mut b = Batch::new();
             b.put(Cf::Meta, META_CHECKPOINT, note2.clone());
             // After a failed write, the store must be reopened before it takes
@@ -142,5 +170,67 @@ pub async fn run(
             note: Arc::new(note),
             signed_at: Some(now),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{META_SIZE, tile_key};
+    use crate::store::{MemStore, Storage};
+    use ledger_core::tile::TileBuilder;
+
+    /// A store holding only the tiles (and size) of a tree with these leaves.
+    fn tree_of(leaves: &[u8]) -> (LedgerDb, Hash) {
+        let store = Arc::new(MemStore::new());
+        let mut builder = TileBuilder::new();
+        for &l in leaves {
+            builder.append(ledger_core::hash::leaf_hash(&[l]));
+        }
+        let mut b = Batch::new();
+        for (tile, data) in builder
+            .take_completed()
+            .into_iter()
+            .chain(builder.partial_tiles())
+        {
+            b.put(Cf::Tiles, tile_key(tile.level(), tile.index()), data);
+        }
+        b.put(Cf::Meta, META_SIZE, (leaves.len() as u64).to_be_bytes());
+        store.write(b).unwrap();
+        let root = builder.root();
+        (LedgerDb::without_keys(store), root)
+    }
+
+    #[test]
+    fn signs_only_a_tree_that_extends_the_published_one() {
+        let (_, published_root) = tree_of(&[1, 2, 3, 4, 5]);
+        let (db, root) = tree_of(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let next = Committed { size: 8, root };
+        provable(&db, (5, published_root), next).unwrap();
+        provable(&db, (0, Hash::empty_tree()), next).unwrap();
+
+        // The same size 8, but entries 3 and 4 were lost and replaced: the store
+        // reproduces its own root, yet not the published one at size 5.
+        let (forked, forked_root) = tree_of(&[1, 2, 3, 9, 9, 6, 7, 8]);
+        let next = Committed {
+            size: 8,
+            root: forked_root,
+        };
+        let err = provable(&forked, (5, published_root), next).unwrap_err();
+        assert!(err.contains("fork"), "{err}");
+
+        // A root the store does not hold, or a size it does not reach.
+        let err = provable(
+            &db,
+            (5, published_root),
+            Committed {
+                size: 8,
+                root: forked_root,
+            },
+        )
+        .unwrap_err();
+        assert!(err.contains("the store has root"), "{err}");
+        let err = provable(&db, (5, published_root), Committed { size: 9, root }).unwrap_err();
+        assert!(err.contains("holds only 8"), "{err}");
     }
 }

@@ -211,7 +211,7 @@ impl Node {
             );
         }
         let verifier = signer.verifier();
-        let core = Core::open(
+        let mut core = Core::open(
             db.clone(),
             origin.clone(),
             verifier.clone(),
@@ -310,6 +310,7 @@ impl Node {
         let agencies = Arc::new(RwLock::new(core.agencies()));
         let (committed_tx, committed_rx) = watch::channel(committed);
         let (published_tx, published_rx) = watch::channel(published);
+        core.follow_published(published_rx.clone());
         let (handle, thread) = Sequencer::spawn(
             core,
             config.sequencer.clone(),

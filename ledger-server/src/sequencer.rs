@@ -25,6 +25,7 @@ use ledger_core::tile::TileBuilder;
 use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::checkpointer::Published;
 use crate::ledger::{
     LedgerDb, META_PURGE_PENDING, META_SIZE, access_key, dedup_key, index_key, load, purge_range,
     secondary_key, tile_key,
@@ -145,6 +146,9 @@ pub struct Core {
     in_sync: bool,
     origin: ledger_core::checkpoint::Origin,
     log_key: ledger_core::note::Ed25519Verifier,
+    /// The latest published checkpoint, which a reload must reproduce, as
+    /// startup does (spec/durability.md §3; #14 item 9).
+    published: Option<watch::Receiver<Published>>,
 }
 
 /// What [`Core::process`] did.
@@ -190,7 +194,17 @@ impl Core {
             in_sync: true,
             origin,
             log_key,
+            published: None,
         })
+    }
+
+    /// From now on, a reload after a failed write checks the stored tree against
+    /// the checkpoint published on `published` too (its size must be stored and
+    /// its root reproduced), exactly as startup checks the checkpoint file: a store
+    /// that lost published entries is refused instead of being appended to, which
+    /// would sign a second root for a published size.
+    pub fn follow_published(&mut self, published: watch::Receiver<Published>) {
+        self.published = Some(published);
     }
 
     /// Starts from a given registry on an empty store (`init`: genesis checked
@@ -208,6 +222,7 @@ impl Core {
             in_sync: true,
             origin,
             log_key,
+            published: None,
         }
     }
 
@@ -236,7 +251,9 @@ impl Core {
         let now = now_ms();
         if !self.in_sync {
             // A previous write failed: the in-memory state may be ahead of storage.
-            // Make the store writable again (if it can be), then reload from it.
+            // Make the store writable again (if it can be), then reload from it
+            // with the startup checks, against the published checkpoint too.
+            let published = self.published.as_ref().map(|rx| rx.borrow().note.clone());
             let reloaded = self
                 .db
                 .store()
@@ -247,13 +264,21 @@ impl Core {
                         self.db.clone(),
                         self.origin.clone(),
                         self.log_key.clone(),
-                        None,
+                        published.as_deref().map(|n| &n[..]),
                     )
                 });
             match reloaded {
-                Ok(fresh) => *self = fresh,
+                Ok(mut fresh) => {
+                    fresh.published = self.published.take();
+                    *self = fresh;
+                }
                 Err(e) => {
-                    tracing::error!("storage is still unavailable: {e}");
+                    // Either the store still fails, or it no longer reproduces
+                    // what was published (an older copy put back): appending
+                    // to it could sign a fork, so appends stay refused.
+                    tracing::error!(
+                        "cannot reload the store after a failed write; appends are refused: {e}"
+                    );
                     // `self` is ahead of the store: report nothing new.
                     return Outcome {
                         results: subs.iter().map(|_| Err(AppendError::Unavailable)).collect(),

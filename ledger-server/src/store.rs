@@ -504,6 +504,9 @@ impl Storage for RocksStore {
 
 type MemData = BTreeMap<(Cf, Vec<u8>), Vec<u8>>;
 
+/// The contents of a [`MemStore`] at one moment.
+pub struct MemSnapshot(MemData);
+
 /// An in-memory store for tests. [`MemStore::fail_writes`] makes writes fail, as a
 /// full disk would.
 #[derive(Default)]
@@ -541,6 +544,17 @@ impl MemStore {
     /// `None` ends it.
     pub fn fail_writes_of(&self, target: Option<(Cf, Vec<u8>)>) {
         *self.fail_key.lock().unwrap_or_else(|p| p.into_inner()) = target;
+    }
+
+    /// A copy of everything stored now, to put back later with
+    /// [`MemStore::restore`] (tests: an operator restoring an older copy).
+    pub fn snapshot(&self) -> MemSnapshot {
+        MemSnapshot(self.data.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    /// Replaces everything stored with `snapshot`, under a running process.
+    pub fn restore(&self, snapshot: MemSnapshot) {
+        *self.data.write().unwrap_or_else(|p| p.into_inner()) = snapshot.0;
     }
 
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, MemData>, StoreError> {

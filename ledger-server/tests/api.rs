@@ -1533,3 +1533,46 @@ async fn a_clock_behind_the_last_entry_refuses_appends_unless_overridden() {
     );
     t.stop().await;
 }
+
+/// #14 item 9: an older copy of the store put back under the running server
+/// (it lost published entries) is not appended to after a failed write: the
+/// reload checks the stored tree against the published checkpoint, as startup
+/// does, so the log never signs a second root for a published size.
+#[tokio::test]
+async fn a_reload_refuses_a_store_that_lost_published_entries() {
+    let mut t = T::new();
+    let city = t.register("city").await;
+    assert_eq!(t.decision(&city, "city", "a").await.0, StatusCode::CREATED);
+    let (old_size, _, _) = t.checkpoint(3).await;
+    let older_copy = t.store.snapshot();
+    for i in 0..3 {
+        let (s, v) = t.decision(&city, "city", &format!("b{i}")).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (size, root, note) = t.checkpoint(old_size.0 + 3).await;
+
+    // A failed write, then the older copy is back and writes work again.
+    t.store.fail_writes(true);
+    let (s, _) = t.decision(&city, "city", "during").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    t.store.restore(older_copy);
+    t.store.fail_writes(false);
+
+    // Without the published checkpoint's check, these would be sequenced at the
+    // lost indexes and a checkpoint past `size` signed over them: a fork.
+    for i in 0..(size.0 - old_size.0 + 2) {
+        let (s, v) = t.decision(&city, "city", &format!("c{i}")).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            "{v}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (s, _, served) = t.get("/checkpoint").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(served, note, "the published checkpoint stays the last one");
+    let p = t.node.state.published.borrow().clone();
+    assert_eq!((p.size, p.root), (size.0, root));
+    t.stop().await;
+}
