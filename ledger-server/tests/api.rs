@@ -1576,3 +1576,71 @@ async fn a_reload_refuses_a_store_that_lost_published_entries() {
     assert_eq!((p.size, p.root), (size.0, root));
     t.stop().await;
 }
+
+/// #14 item 10: tiles and bundles are served only once the published
+/// checkpoint covers them (never cached as immutable before a signature commits
+/// to them); JSON reads of acknowledged but unpublished entries say `no-store`.
+#[tokio::test]
+async fn only_what_the_published_checkpoint_covers_is_served_as_tiles() {
+    let mut t = T::new();
+    let city = t.register("city").await;
+    t.checkpoint(2).await;
+    t.store.fail_writes_of(Some((
+        ledger_server::store::Cf::Meta,
+        b"checkpoint".to_vec(),
+    )));
+    let (s, v) = t.decision(&city, "city", "unpublished").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["index"], 2);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(t.node.state.published.borrow().size, 2);
+
+    for path in [
+        "/tile/0/000.p/3",
+        "/tile/entries/000.p/3",
+        "/tile/entries/000",
+    ] {
+        let (s, h, body) = t.get(path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+        assert_ne!(
+            h.get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert!(
+            String::from_utf8_lossy(&body).contains("published checkpoint"),
+            "{path}"
+        );
+    }
+    for path in [
+        "/tile/0/000.p/2",
+        "/tile/0/000.p/1",
+        "/tile/entries/000.p/2",
+    ] {
+        assert_eq!(t.get(path).await.0, StatusCode::OK, "{path}");
+    }
+    let (s, h, _) = t.get("/v1/entries/2").await;
+    assert_eq!(
+        (s, h.get("cache-control").unwrap().to_str().unwrap()),
+        (StatusCode::OK, "no-store")
+    );
+    let (s, h, _) = t.get("/v1/entries/1").await;
+    assert_eq!((s, h.get("cache-control")), (StatusCode::OK, None));
+    let (s, h, _) = t.get("/v1/entries?agency=city").await;
+    assert_eq!(
+        (s, h.get("cache-control").unwrap().to_str().unwrap()),
+        (StatusCode::OK, "no-store")
+    );
+    let (s, h, _) = t.get("/v1/entries?limit=2").await;
+    assert_eq!((s, h.get("cache-control")), (StatusCode::OK, None));
+
+    t.store.fail_writes_of(None);
+    t.checkpoint(3).await;
+    let (s, h, _) = t.get("/tile/entries/000.p/3").await;
+    assert_eq!(
+        (s, h["cache-control"].to_str().unwrap()),
+        (StatusCode::OK, "public, max-age=5")
+    );
+    let (s, h, _) = t.get("/v1/entries/2").await;
+    assert_eq!((s, h.get("cache-control")), (StatusCode::OK, None));
+    t.stop().await;
+}

@@ -116,14 +116,15 @@ pub(super) fn stored_size(s: &AppState) -> u64 {
 /// One entry, decoded (spec/api.md §4.2).
 #[utoipa::path(get, path = "/v1/entries/{index}", tag = "read",
     params(("index" = u64, Path, description = "entry index")),
-    responses((status = 200, description = "the entry", body = EntryView),
+    responses((status = 200, description = "the entry", body = EntryView,
+            headers(("Cache-Control" = String, description = "`no-store` if the published checkpoint does not cover it yet"))),
         (status = 400, description = "`bad_request`: not a decimal index", body = ErrorBody),
         (status = 404, description = "`not_found`: not in the stored tree", body = ErrorBody),
         (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
 pub(super) async fn entry(
     State(s): State<AppState>,
     index: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<EntryView>> {
+) -> ApiResult<Response> {
     let index = index_param(&path_param(index)?)?;
     if index >= stored_size(&s) {
         return Err(ApiError::not_found(format!("entry {index} does not exist")));
@@ -131,7 +132,25 @@ pub(super) async fn entry(
     let envelope =
         s.db.entry(index)?
             .ok_or_else(|| ApiError::not_found(format!("entry {index} does not exist")))?;
-    Ok(Json(entry_view(&s.db, index, &envelope)?))
+    let view = Json(entry_view(&s.db, index, &envelope)?);
+    Ok(unpublished_not_stored(&s, Some(index), view))
+}
+
+/// `response`, marked `Cache-Control: no-store` if it shows entry `newest`
+/// and the published checkpoint does not cover it yet: such an entry is
+/// acknowledged (durable) but not yet committed to by a signature, so no cache
+/// may keep it (spec/api.md §4.2).
+pub(super) fn unpublished_not_stored(
+    s: &AppState,
+    newest: Option<u64>,
+    response: impl IntoResponse,
+) -> Response {
+    let mut r = response.into_response();
+    if newest.is_some_and(|i| i >= s.published.borrow().size) {
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
 }
 
 /// At most this many index records are read per search request, times the limit.
@@ -147,10 +166,11 @@ pub(super) const SEARCH_SCAN_FACTOR: usize = 4;
         ("until" = Option<schema::UtcTime>, Query, description = "RFC 3339 UTC, exclusive, sequencing time"),
         ("cursor" = Option<schema::Cursor>, Query, description = "from a previous page"),
         ("limit" = Option<u16>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),
-    responses((status = 200, description = "a page of entries", body = SearchResponse),
+    responses((status = 200, description = "a page of entries", body = SearchResponse,
+            headers(("Cache-Control" = String, description = "`no-store` if the published checkpoint does not cover every entry in it yet"))),
         (status = 400, description = "`bad_request`: a malformed parameter", body = ErrorBody),
         (status = 503, description = "`unavailable`: storage failed", body = ErrorBody)))]
-pub(super) async fn search(State(s): State<AppState>, uri: Uri) -> ApiResult<Json<SearchResponse>> {
+pub(super) async fn search(State(s): State<AppState>, uri: Uri) -> ApiResult<Response> {
     let q: SearchQuery = query(&uri)?;
     let agency = q
         .agency
@@ -252,8 +272,10 @@ pub(super) async fn search(State(s): State<AppState>, uri: Uri) -> ApiResult<Jso
     {
         next = Some(l + 1);
     }
-    Ok(Json(SearchResponse {
+    let newest = entries.iter().map(|e| e.index).max();
+    let page = Json(SearchResponse {
         entries,
         next_cursor: next.map(|n| n.to_string()),
-    }))
+    });
+    Ok(unpublished_not_stored(&s, newest, page))
 }

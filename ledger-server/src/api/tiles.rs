@@ -12,15 +12,35 @@ pub(super) async fn checkpoint(State(s): State<AppState>) -> Response {
     text(StatusCode::OK, "public, max-age=2", note.to_vec())
 }
 
-/// A hash tile or an entry bundle (spec/api.md §2, c2sp.org/tlog-tiles). The
-/// path is matched as sent, before any percent-decoding, so that only the
-/// canonical spelling is served: `/tile/0/001%2Ep%2F50` is 404, as is any other
+/// Whether the tree of the published checkpoint (`published` leaves) has the
+/// tile at `level`, `index` at least `width` wide (c2sp.org/tlog-tiles, "Partial
+/// Tiles"): only those are served, so that a tile is never served, and cached
+/// as immutable, before a signed checkpoint commits to it (spec/api.md §2).
+fn published_covers(level: u8, index: u64, width: u16, published: u64) -> bool {
+    ledger_core::tile::Tile::in_tree(level, index, TreeSize(published))
+        .is_some_and(|t| t.width() >= width)
+}
+
+/// A hash tile or an entry bundle (spec/api.md §2, c2sp.org/tlog-tiles), if
+/// the published checkpoint covers it ([`published_covers`]). The path is
+/// matched as sent, before any percent-decoding, so that only the canonical
+/// spelling is served: `/tile/0/001%2Ep%2F50` is 404, as is any other
 /// non-canonical form.
 pub(super) async fn tile(State(s): State<AppState>, uri: Uri) -> ApiResult<Response> {
     let full = uri.path().strip_prefix('/').unwrap_or_default();
     let Ok(parsed) = TilePath::parse(full) else {
         return Err(ApiError::not_found("not a tile path (c2sp.org/tlog-tiles)"));
     };
+    let published = s.published.borrow().size;
+    let covered = match &parsed {
+        TilePath::Hash(t) => published_covers(t.level(), t.index(), t.width(), published),
+        TilePath::Entries(b) => published_covers(0, b.index(), b.width(), published),
+    };
+    if !covered {
+        return Err(ApiError::not_found(format!(
+            "{full} is not covered by the published checkpoint (size {published}) yet"
+        )));
+    }
     let (data, partial) = match parsed {
         TilePath::Hash(t) => (s.db.tile(&t)?, t.is_partial()),
         TilePath::Entries(b) => (s.db.bundle(b.index(), b.width())?, b.is_partial()),
