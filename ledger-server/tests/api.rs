@@ -1251,14 +1251,26 @@ async fn a_refused_submission_does_not_block_a_valid_one_with_the_same_id() {
     );
     let forged = request(&key("somebody else"), &st);
     let good = request(&city, &st);
+    // A registry statement first, so that the forged one is not refused by the
+    // API (a key the batch adds could sign it) but by the sequencer.
+    let extra = key("city-extra");
+    let add = statement(
+        "registry",
+        "reg-extra",
+        "registry.key.add",
+        "G2G",
+        json!({"agency": "city", "key": b64key(&extra)}),
+        "",
+    );
+    let add = request(&t.authority.clone(), &add);
     let (s, v) = t
         .post(
             "/v1/entries/batch",
-            json!({"entries": [forged, good.clone(), good]}),
+            json!({"entries": [add, forged, good.clone(), good]}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let r = v["results"].as_array().unwrap();
+    let r = &v["results"].as_array().unwrap()[1..];
     assert_eq!(code(&r[0]), "bad_signature", "{v}");
     let index = r[1]["index"].as_u64().expect("the valid one is appended");
     assert_eq!(r[1]["duplicate"], false, "{v}");
@@ -1642,5 +1654,87 @@ async fn only_what_the_published_checkpoint_covers_is_served_as_tiles() {
     );
     let (s, h, _) = t.get("/v1/entries/2").await;
     assert_eq!((s, h.get("cache-control")), (StatusCode::OK, None));
+    t.stop().await;
+}
+
+/// #14 item 7: a submission that no active key verifies is refused by the API
+/// and never queued for the sequencer's single thread; a resubmission of an
+/// appended statement is still answered from the log, and a batch may use a key
+/// that an earlier registry statement in it adds.
+#[tokio::test]
+async fn junk_signatures_never_reach_the_sequencer() {
+    let mut t = T::new();
+    let city = t.register("city").await;
+    let (s, _) = t.decision(&city, "city", "real").await;
+    assert_eq!(s, StatusCode::CREATED);
+    let sequenced = metric(&t, "ledger_batch_size_sum").await;
+
+    let rogue = key("rogue");
+    let mut junk = Vec::new();
+    for i in 0..50 {
+        let st = statement(
+            "city",
+            &format!("junk-{i}"),
+            "decision.a",
+            "G2C",
+            json!({}),
+            "",
+        );
+        junk.push(request(&rogue, &st));
+    }
+    let (s, v) = t.post("/v1/entries/batch", json!({"entries": junk})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(code(r), "bad_signature", "{r}");
+    }
+    let st = statement("nobody", "x", "decision.a", "G2C", json!({}), "");
+    let (s, v) = t.post("/v1/entries", request(&rogue, &st)).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "unknown_agency"));
+    let st = statement("city", "one-more", "decision.a", "G2C", json!({}), "");
+    let (s, v) = t.post("/v1/entries", request(&rogue, &st)).await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "bad_signature"));
+    assert_eq!(
+        metric(&t, "ledger_batch_size_sum").await,
+        sequenced,
+        "refused signatures were queued for the sequencer"
+    );
+
+    // The statement of entry 2 again, signed by nobody: answered from the log.
+    let st = statement(
+        "city",
+        "real",
+        "decision.permit.granted",
+        "G2C",
+        json!({"outcome": "granted"}),
+        "",
+    );
+    let (s, v) = t.post("/v1/entries", request(&rogue, &st)).await;
+    assert_eq!(
+        (s, v["duplicate"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{v}"
+    );
+
+    // A key added by the batch itself signs a later entry of that batch.
+    t.n += 1;
+    let added = key("city-second");
+    let add = statement(
+        "registry",
+        &format!("reg-{}", t.n),
+        "registry.key.add",
+        "G2G",
+        json!({"agency": "city", "key": b64key(&added)}),
+        "",
+    );
+    let use_it = statement("city", "with-new-key", "decision.a", "G2C", json!({}), "");
+    let (s, v) = t
+        .post(
+            "/v1/entries/batch",
+            json!({"entries": [request(&t.authority.clone(), &add), request(&added, &use_it)]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = v["results"].as_array().unwrap();
+    assert!(r[0]["index"].is_u64() && r[1]["index"].is_u64(), "{v}");
     t.stop().await;
 }

@@ -2,6 +2,7 @@
 //! with receipts on `?wait=checkpoint` (spec/receipts.md).
 
 use super::*;
+use ledger_core::registry::RegistryError;
 
 /// One signed statement to append (spec/api.md §3.1).
 #[derive(Deserialize, Serialize, ToSchema, Debug, Clone)]
@@ -50,6 +51,85 @@ pub struct BatchRequest {
     /// Up to 1,000 statements (by default, spec/api.md §1.2), sequenced in order.
     #[schema(value_type = Vec<schema::BatchEntry>)]
     pub entries: Vec<AppendRequest>,
+}
+
+/// Parses a [`BatchRequest`], counting entries as they are parsed: past `max`
+/// it stops with `too_large`, so that a body of many tiny objects is not parsed
+/// in full before the count is checked (#14 item 7; spec/api.md §1.2).
+pub(super) fn parse_batch(bytes: &[u8], max: usize) -> ApiResult<BatchRequest> {
+    use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+    use std::cell::Cell;
+
+    struct Bounded {
+        max: usize,
+        over: Cell<bool>,
+    }
+    struct Entries<'a>(&'a Bounded);
+    impl<'de> DeserializeSeed<'de> for Entries<'_> {
+        type Value = Vec<AppendRequest>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Entries<'_> {
+        type Value = Vec<AppendRequest>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of append requests")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(e) = seq.next_element::<AppendRequest>()? {
+                if out.len() == self.0.max {
+                    self.0.over.set(true);
+                    return Err(A::Error::custom("too many entries"));
+                }
+                out.push(e);
+            }
+            Ok(out)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for &Bounded {
+        type Value = BatchRequest;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for &Bounded {
+        type Value = BatchRequest;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object with `entries`")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut entries = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match key.as_ref() {
+                    "entries" if entries.is_none() => {
+                        entries = Some(map.next_value_seed(Entries(self))?);
+                    }
+                    "entries" => return Err(A::Error::duplicate_field("entries")),
+                    other => return Err(A::Error::unknown_field(other, &["entries"])),
+                }
+            }
+            let entries = entries.ok_or_else(|| A::Error::missing_field("entries"))?;
+            Ok(BatchRequest { entries })
+        }
+    }
+
+    let bounded = Bounded {
+        max,
+        over: Cell::new(false),
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = (&bounded)
+        .deserialize(&mut de)
+        .and_then(|r| de.end().map(|()| r));
+    match parsed {
+        Ok(r) => Ok(r),
+        Err(_) if bounded.over.get() => Err(ApiError::too_large(format!(
+            "a batch is limited to {max} entries"
+        ))),
+        Err(e) => Err(ApiError::bad("bad_json", format!("request body: {e}"))),
+    }
 }
 
 /// One result of a batch: a success or an error.
@@ -160,37 +240,124 @@ pub(super) fn submission(req: AppendRequest, limits: &Limits) -> ApiResult<Submi
 
 /// Verifies the submissions' signatures on the rayon pool (all cores, off the
 /// async threads and off the sequencer's thread, so that verification of the next
-/// requests overlaps the sequencer's commits), against the keys valid as of the
-/// stored tree. The sequencer re-checks that the key is still active when it
-/// sequences the entry; a submission no known key verifies is left to the
-/// sequencer, which checks it against the keys of that moment or rejects it.
+/// requests overlaps the sequencer's commits), against the keys active as of the
+/// stored tree; the sequencer re-checks that the key is still active when it
+/// sequences the entry (spec/api.md §3.1).
+///
+/// A submission that no active key verifies is refused here, so that junk never
+/// reaches the single writer thread (#14 item 7): with `unknown_agency`,
+/// `key_not_active` (a revoked key verifies it) or `bad_signature`. Before
+/// refusing, it is checked once more if the registry changed meanwhile (a key
+/// added by a request sequenced since). Two kinds go on unverified, for the
+/// sequencer to answer: a resubmission of a used submission id (answered from the
+/// log without a signature check, as a duplicate or a conflict), and a
+/// submission after a registry statement in the same request (a key the batch
+/// itself adds).
 pub(super) async fn verify_signatures(
     s: &AppState,
     subs: Vec<Submission>,
-) -> ApiResult<Vec<Submission>> {
-    let agencies = agency_list(s);
-    let authority = s.authority;
+) -> ApiResult<Vec<Result<Submission, ApiError>>> {
+    let state = s.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
-        let mut subs = subs;
-        subs.par_iter_mut().for_each(|sub| {
-            let agency = &sub.statement.agency;
-            let keys: Vec<ed25519_dalek::VerifyingKey> = if agency.is_registry() {
-                authority.into_iter().collect()
-            } else {
-                agencies
-                    .binary_search_by(|a| a.id.cmp(agency))
-                    .ok()
-                    .map(|i| agencies[i].active_keys().map(|k| k.key).collect())
-                    .unwrap_or_default()
-            };
-            sub.verified_by = keys
-                .into_iter()
-                .find(|k| verify_statement_signature(k, sub.statement.bytes(), &sub.signature));
-        });
-        let _ = tx.send(subs);
+        let _ = tx.send(check_signatures(&state, subs));
     });
     rx.await.map_err(|_| ApiError::internal())
+}
+
+/// The keys that may sign for `agency` in `agencies` (the authority's for the
+/// registry), and whether the agency is known.
+fn active_keys(
+    s: &AppState,
+    agencies: &Agencies,
+    agency: &AgencyId,
+) -> (Vec<ed25519_dalek::VerifyingKey>, bool) {
+    if agency.is_registry() {
+        return (s.authority.into_iter().collect(), true);
+    }
+    match agencies.binary_search_by(|a| a.id.cmp(agency)) {
+        Ok(i) => (agencies[i].active_keys().map(|k| k.key).collect(), true),
+        Err(_) => (Vec::new(), false),
+    }
+}
+
+/// [`verify_signatures`]'s work, on a rayon thread.
+fn check_signatures(s: &AppState, mut subs: Vec<Submission>) -> Vec<Result<Submission, ApiError>> {
+    let snapshot = agency_list(s);
+    let verify = |subs: &mut [Submission], agencies: &Agencies| {
+        subs.par_iter_mut().for_each(|sub| {
+            if sub.verified_by.is_none() {
+                let (keys, _) = active_keys(s, agencies, &sub.statement.agency);
+                sub.verified_by = keys
+                    .into_iter()
+                    .find(|k| verify_statement_signature(k, sub.statement.bytes(), &sub.signature));
+            }
+        });
+    };
+    verify(&mut subs, &snapshot);
+    let mut latest = snapshot;
+    if subs.iter().any(|x| x.verified_by.is_none()) {
+        let now = agency_list(s);
+        if !Arc::ptr_eq(&now, &latest) {
+            verify(&mut subs, &now);
+            latest = now;
+        }
+    }
+    let mut registry_before = false;
+    subs.into_iter()
+        .map(|sub| {
+            let after_registry = registry_before;
+            registry_before |= sub.statement.agency.is_registry();
+            if sub.verified_by.is_some() || after_registry {
+                return Ok(sub);
+            }
+            let st = &sub.statement;
+            match s.db.dedup(st.agency.as_str(), st.submission_id.as_str()) {
+                Ok(Some(_)) => return Ok(sub),
+                Ok(None) => {}
+                Err(e) => return Err(ApiError::from(e)),
+            }
+            Err(refusal(s, &latest, &sub))
+        })
+        .collect()
+}
+
+/// Why no active key verifies `sub`: its agency is unknown, a revoked key of it
+/// verifies the signature (a key problem, 403), or the signature is bad (401).
+fn refusal(s: &AppState, agencies: &Agencies, sub: &Submission) -> ApiError {
+    let st = &sub.statement;
+    let index = stored_size(s);
+    let (keys, known) = active_keys(s, agencies, &st.agency);
+    let rejected = if !known {
+        RegistryError::UnknownAgency {
+            index,
+            agency: st.agency.to_string(),
+        }
+    } else if let Some(old) = agencies
+        .binary_search_by(|a| a.id.cmp(&st.agency))
+        .ok()
+        .and_then(|i| {
+            agencies[i].keys.iter().find(|k| {
+                k.revoked_at.is_some()
+                    && verify_statement_signature(&k.key, st.bytes(), &sub.signature)
+            })
+        })
+    {
+        RegistryError::KeyNotActive {
+            index,
+            agency: st.agency.to_string(),
+            key_hash: old.key_hash.0,
+        }
+    } else {
+        RegistryError::BadSignature {
+            index,
+            key_hash: keys
+                .first()
+                .map(|k| ledger_core::entry::KeyHash::of(k).0)
+                .unwrap_or_default(),
+        }
+    };
+    ApiError::from(AppendError::Rejected(rejected))
 }
 
 /// Reads go through `POST /v1/payloads/read`, which releases the payload once
@@ -319,8 +486,11 @@ pub(super) async fn append(
         .map_err(|e| ApiError::bad("bad_json", format!("request body: {e}")))?;
     let sub = submission(req, &s.limits)?;
     not_a_read(&sub)?;
-    let subs = verify_signatures(&s, vec![sub]).await?;
-    let result = sequence(&s, subs)
+    let sub = verify_signatures(&s, vec![sub])
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(ApiError::internal()))?;
+    let result = sequence(&s, vec![sub])
         .await?
         .pop()
         .unwrap_or(Err(AppendError::Unavailable))?;
@@ -354,14 +524,7 @@ pub(super) async fn append_batch(
 ) -> ApiResult<Json<BatchResponse>> {
     let wait = wants_receipt(&uri)?;
     let bytes = body(bytes, s.limits.max_batch_body)?;
-    let req: BatchRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad("bad_json", format!("request body: {e}")))?;
-    if req.entries.len() > s.limits.max_batch_entries {
-        return Err(ApiError::too_large(format!(
-            "a batch is limited to {} entries",
-            s.limits.max_batch_entries
-        )));
-    }
+    let req = parse_batch(&bytes, s.limits.max_batch_entries)?;
     let mut slots: Vec<Option<ApiError>> = Vec::with_capacity(req.entries.len());
     let mut subs = Vec::new();
     for e in req.entries {
@@ -373,10 +536,19 @@ pub(super) async fn append_batch(
             Err(err) => slots.push(Some(err)),
         }
     }
+    // Refused signatures take their slot; the others go to the sequencer.
+    let mut checked = verify_signatures(&s, subs).await?.into_iter();
+    let mut subs = Vec::new();
+    for slot in slots.iter_mut().filter(|slot| slot.is_none()) {
+        match checked.next() {
+            Some(Ok(sub)) => subs.push(sub),
+            Some(Err(err)) => *slot = Some(err),
+            None => *slot = Some(ApiError::internal()),
+        }
+    }
     let mut sequenced = if subs.is_empty() {
         Vec::new()
     } else {
-        let subs = verify_signatures(&s, subs).await?;
         sequence(&s, subs).await?
     }
     .into_iter();
@@ -416,4 +588,43 @@ pub(super) async fn append_batch(
         });
     }
     Ok(Json(BatchResponse { results: out }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch_of(n: usize, tail: &str) -> Vec<u8> {
+        let one = r#"{"statement":"","signature":""}"#;
+        let mut items = vec![one; n].join(",");
+        items.push_str(tail);
+        format!(r#"{{"entries":[{items}]}}"#).into_bytes()
+    }
+
+    #[test]
+    fn batch_parsing_stops_at_the_entry_limit() {
+        assert_eq!(parse_batch(&batch_of(3, ""), 3).unwrap().entries.len(), 3);
+        let err = parse_batch(&batch_of(4, ""), 3).unwrap_err();
+        assert_eq!(err.code, "too_large");
+        // Parsing stops at entry 4: what follows is never read (a full parse
+        // would call this body malformed).
+        let err = parse_batch(&batch_of(4, r#",{"not":"an entry"}"#), 3).unwrap_err();
+        assert_eq!(err.code, "too_large");
+    }
+
+    #[test]
+    fn batch_parsing_is_still_strict() {
+        for (body, why) in [
+            (&br#"{"entries":[],"more":1}"#[..], "unknown field"),
+            (br#"{"entries":[],"entries":[]}"#, "duplicate"),
+            (br#"{}"#, "missing"),
+            (br#"{"entries":[]} x"#, "trailing"),
+            (br#"[]"#, "not an object"),
+            (br#"{"entries":[{"statement":""}]}"#, "incomplete entry"),
+        ] {
+            let err = parse_batch(body, 10).unwrap_err();
+            assert_eq!(err.code, "bad_json", "{why}");
+        }
+        assert!(parse_batch(br#"{"entries":[]}"#, 10).unwrap().entries.is_empty());
+    }
 }

@@ -181,8 +181,11 @@ pub(super) async fn payload_read(
         }
         _ => return Err(ApiError::internal()),
     };
-    let subs = verify_signatures(&s, vec![sub]).await?;
-    let appended = sequence(&s, subs)
+    let sub = verify_signatures(&s, vec![sub])
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(ApiError::internal()))?;
+    let appended = sequence(&s, vec![sub])
         .await?
         .pop()
         .unwrap_or(Err(AppendError::Unavailable))?;
