@@ -625,6 +625,11 @@ mod tests {
             let err = parse_batch(body, 10).unwrap_err();
             assert_eq!(err.code, "bad_json", "{why}");
         }
-        assert!(parse_batch(br#"{"entries":[]}"#, 10).unwrap().entries.is_empty());
+        assert!(
+            parse_batch(br#"{"entries":[]}"#, 10)
+                .unwrap()
+                .entries
+                .is_empty()
+        );
     }
 }
