@@ -35,7 +35,8 @@ pub const STATEMENT_VERSION: u64 = 1;
 /// 65,535 bytes (spec/entry.md §2). Servers set a lower policy limit.
 pub const MAX_STATEMENT_BYTES: usize = 65_535 - crate::entry::ENVELOPE_OVERHEAD_MAX;
 
-/// The deepest JSON nesting accepted in a statement.
+/// The deepest JSON nesting accepted in a statement: the top-level object is
+/// level 1, each array or object inside another one more (spec/entry.md §1.1).
 pub const MAX_JSON_DEPTH: usize = 32;
 
 /// The domain-separation label for payload commitments (spec/entry.md §4):
@@ -408,8 +409,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-/// Parses `bytes` as one strict JSON value: valid UTF-8, no duplicate keys, at
-/// most [`MAX_JSON_DEPTH`] levels, nothing but whitespace after it.
+/// Parses `bytes` as one strict JSON value (spec/entry.md §1.1): valid UTF-8, no
+/// duplicate keys, at most [`MAX_JSON_DEPTH`] levels, every number below 10^308
+/// in magnitude, nothing but whitespace after it.
 ///
 /// # Errors
 /// [`StatementError::Json`] describing the first problem.
@@ -422,7 +424,96 @@ pub fn parse_strict_json(bytes: &[u8]) -> Result<JsonValue, StatementError> {
             "nesting deeper than {MAX_JSON_DEPTH} levels"
         )));
     }
+    check_number_magnitudes(bytes)?;
     Ok(v)
+}
+
+/// Every number in strict JSON is below `10^NUMBER_LIMIT_EXPONENT` in magnitude
+/// (spec/entry.md §1.1).
+const NUMBER_LIMIT_EXPONENT: i64 = 308;
+
+/// Rejects a number of magnitude `10^NUMBER_LIMIT_EXPONENT` or more, decided from
+/// its digits. serde_json refuses a number only when its own, rounded binary64
+/// conversion overflows, which is no rule another parser can follow: it refuses
+/// `1.7976931348623158e308` but accepts `1.79769313486231580e308`. 10^308 is well
+/// below that edge (about 1.8 × 10^308), so serde_json accepts every number this
+/// rule accepts, and the two together decide exactly by this rule. `bytes` is
+/// JSON that serde_json accepted, so outside strings only numbers hold digits or
+/// `-`.
+fn check_number_magnitudes(bytes: &[u8]) -> Result<(), StatementError> {
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i = match b {
+            b'"' => string_end(bytes, i + 1),
+            b'-' | b'0'..=b'9' => {
+                let (end, order) = number_order(bytes, i);
+                if order.is_some_and(|o| o >= NUMBER_LIMIT_EXPONENT) {
+                    return Err(StatementError::Json(format!(
+                        "a number of magnitude 10^{NUMBER_LIMIT_EXPONENT} or more at byte {i}"
+                    )));
+                }
+                end
+            }
+            _ => i + 1,
+        };
+    }
+    Ok(())
+}
+
+/// The index after the string whose contents start at `i`.
+fn string_end(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    i
+}
+
+/// The end of the number token at `start`, and the decimal exponent of its
+/// leading non-zero digit (`None` for zero): a number is below `10^n` in
+/// magnitude exactly when that exponent is below `n`.
+fn number_order(bytes: &[u8], start: usize) -> (usize, Option<i64>) {
+    let digits = |from: usize| {
+        from + bytes[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let int_start = start + usize::from(bytes[start] == b'-');
+    let int_end = digits(int_start);
+    let (frac_start, mut i) = (int_end + 1, int_end);
+    if bytes.get(i) == Some(&b'.') {
+        i = digits(frac_start);
+    }
+    let order = if bytes.get(int_start) != Some(&b'0') {
+        Some(to_i64(int_end - int_start) - 1)
+    } else {
+        bytes
+            .get(frac_start..i)
+            .and_then(|f| f.iter().position(|&d| d != b'0'))
+            .map(|p| -to_i64(p) - 1)
+    };
+    let mut exp: i64 = 0;
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let negative = bytes.get(i) == Some(&b'-');
+        i += usize::from(matches!(bytes.get(i), Some(b'+' | b'-')));
+        while let Some(d) = bytes.get(i).filter(|d| d.is_ascii_digit()) {
+            exp = exp.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+            i += 1;
+        }
+        if negative {
+            exp = -exp;
+        }
+    }
+    (i, order.map(|o| o.saturating_add(exp)))
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// A parsed statement. The exact bytes are kept in [`Statement::bytes`]; every
