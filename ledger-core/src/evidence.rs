@@ -116,12 +116,15 @@ fn field_err(field: &'static str, reason: &'static str) -> EvidenceError {
 }
 
 /// What the monitor saw (spec/evidence.md §1, `kind`). For people: a checker
-/// derives its verdict from the checkpoints' sizes, not from this.
+/// derives its verdict from the checkpoints, not from this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EvidenceKind {
-    /// The later checkpoint is not smaller but does not extend the earlier one.
+    /// The two checkpoints do not extend each other: what every new evidence
+    /// file says, whichever was seen first (#14 item 3).
     Fork,
-    /// The later checkpoint is smaller than the earlier one.
+    /// Written by earlier versions when the later checkpoint was the smaller
+    /// one; still read, and proven or not exactly like `fork`. A smaller
+    /// checkpoint that is a prefix of the larger tree is stale, not evidence.
     Rollback,
 }
 
@@ -131,16 +134,6 @@ impl EvidenceKind {
         match self {
             EvidenceKind::Fork => "fork",
             EvidenceKind::Rollback => "rollback",
-        }
-    }
-
-    /// The kind of the pair `earlier` then `later`: a rollback when the later
-    /// size is smaller, a fork otherwise.
-    pub fn of(earlier: TreeSize, later: TreeSize) -> EvidenceKind {
-        if later < earlier {
-            EvidenceKind::Rollback
-        } else {
-            EvidenceKind::Fork
         }
     }
 }
@@ -294,9 +287,8 @@ pub struct CheckedEvidence {
 impl Evidence {
     /// Builds evidence from two checkpoints of one log that a monitor saw in this
     /// order (spec/evidence.md §1), and the full consistency path between their
-    /// sizes if it could read it (see [`full_consistency_path`]). The kind
-    /// follows from the sizes ([`EvidenceKind::of`]); `proof` gets the smaller
-    /// size as `old_size`.
+    /// sizes if it could read it (see [`full_consistency_path`]). The kind is
+    /// [`EvidenceKind::Fork`]; `proof` gets the smaller size as `old_size`.
     pub fn new(
         earlier: &SignedCheckpoint,
         later: &SignedCheckpoint,
@@ -307,7 +299,7 @@ impl Evidence {
     ) -> Evidence {
         let (a, b) = (earlier.checkpoint.size, later.checkpoint.size);
         Evidence {
-            kind: EvidenceKind::of(a, b),
+            kind: EvidenceKind::Fork,
             origin: earlier.checkpoint.origin.as_str().to_owned(),
             vkey: log_key.to_vkey(),
             observed_at_unix,
@@ -644,11 +636,7 @@ mod tests {
                         };
                         assert_eq!(smaller_size, TreeSize(small));
                         assert_eq!(larger_prefix_root, fork.root_at(TreeSize(small)).unwrap());
-                        assert_eq!(
-                            e.kind,
-                            EvidenceKind::of(earlier.size(), later.size()),
-                            "{small}->{large}"
-                        );
+                        assert_eq!(e.kind, EvidenceKind::Fork, "{small}->{large}");
                     }
                 }
             }

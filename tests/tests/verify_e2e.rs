@@ -576,6 +576,24 @@ fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_red
         ledger_core::tile::encode_entry_bundle(&entries).unwrap(),
     )
     .unwrap();
+    // Before the tiles and checkpoint are redone, the mirror contradicts the
+    // signed checkpoint: a bad source, not proof against the log (exit 2, #14
+    // item 3), though entry 100 as served also breaks its signature.
+    let (code, v) = verify(&[
+        "replay",
+        "--log",
+        m.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--authority-key",
+        &authority_b64,
+    ]);
+    assert_eq!(code, 2, "{v}");
+    let problem = v["problem"].as_str().unwrap();
+    assert!(
+        problem.starts_with(&format!("bad source {}", m.display())),
+        "{problem}"
+    );
     let rest = ledger_core::tile::parse_entry_bundle(
         &std::fs::read(m.join("tile/entries/001.p/46")).unwrap(),
     )
@@ -694,7 +712,8 @@ fn an_interrupted_replay_resumes_where_it_stopped() {
     let st: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert_eq!(st["verified"], 4096);
 
-    // Resuming after an early entry was changed: refused.
+    // Resuming after an early entry was changed: refused, as a bad source
+    // (the mirror no longer serves what the earlier run verified; #14 item 3).
     let first = m.join("tile/entries/000");
     let good_first = std::fs::read(&first).unwrap();
     let mut bad = good_first.clone();
@@ -703,7 +722,14 @@ fn an_interrupted_replay_resumes_where_it_stopped() {
     std::fs::write(&first, &bad).unwrap();
     std::fs::write(&lost, &saved).unwrap();
     let (code, v) = run(args(&[]));
-    assert_eq!(code, 1, "{v}");
+    assert_eq!(code, 2, "{v}");
+    assert!(
+        v["problem"]
+            .as_str()
+            .unwrap()
+            .contains("not the ones verified in the earlier run"),
+        "{v}"
+    );
 
     // Restored: the resumed replay finishes, and removes its state.
     std::fs::write(&first, &good_first).unwrap();

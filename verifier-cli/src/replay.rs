@@ -6,14 +6,22 @@
 //!   compared with the recomputed one, and the root with the signed checkpoint's;
 //! - unless `--generic`, every entry is decoded and checked against the registry
 //!   state as of its index (index, hash chain, agency chain, time order, origin,
-//!   registry rules, active key), and every signature is verified, in batches, on
-//!   all cores.
+//!   registry rules, active key), and every signature is verified with the strict
+//!   rule of spec/entry.md §3.2, one by one, on all cores (no batch equation:
+//!   it accepts signatures the strict rule refuses, spec/registry.md §4).
+//!
+//! What a failure proves (spec/threat-model.md §4): a rule or signature broken by
+//! a served entry is reported as FAILED only once every served entry is shown to
+//! be the log's, by the recomputed root equalling the signed one; until then
+//! the replay goes on hashing. Served data that contradicts the signed
+//! checkpoint (a tile, or entries hashing to another root) is a bad source:
+//! "could not check", exit 2.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use ledger_core::hash::leaf_hash;
 use ledger_core::registry::{PendingSignature, Registry, RegistryError, TrustAnchors};
 use std::path::Path;
@@ -25,13 +33,13 @@ use ledger_core::tile::{Tile, TileBuilder, TileReader};
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::check::{Outcome, Problem, Verified, latest, log_key, open_source, read_bundle};
+use crate::check::{
+    Outcome, Problem, Verified, bad_source, latest, log_key, open_source, read_bundle,
+};
 use crate::source::Source;
 use crate::statefile;
 use crate::{KeyArgs, LogArgs};
 
-/// Signatures verified together per batch.
-const BATCH: usize = 256;
 /// Entries collected before their signatures are verified.
 const CHUNK: usize = 4096;
 
@@ -52,23 +60,12 @@ fn unable(m: impl Into<String>) -> Problem {
     Problem::Unable(m.into())
 }
 
-/// Verifies signatures in batches of [`BATCH`] on all cores. A failing batch is
-/// rechecked one signature at a time to name the first bad index.
+/// Verifies every signature with the strict single rule (spec/entry.md §3.2)
+/// on all cores, as the server does; the error of the lowest failing index.
 fn verify_signatures(pending: &[PendingSignature]) -> Result<(), Problem> {
     let bad = pending
-        .par_chunks(BATCH)
-        .filter_map(|chunk| {
-            let msgs: Vec<&[u8]> = chunk.iter().map(|p| p.message.as_slice()).collect();
-            let sigs: Vec<Signature> = chunk
-                .iter()
-                .map(|p| Signature::from_bytes(&p.signature))
-                .collect();
-            let keys: Vec<VerifyingKey> = chunk.iter().map(|p| p.key).collect();
-            if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
-                return None;
-            }
-            chunk.iter().find_map(|p| p.verify().err())
-        })
+        .par_iter()
+        .filter_map(|p| p.verify().err())
         .min_by_key(|e| match e {
             RegistryError::BadSignature { index, .. } => *index,
             _ => u64::MAX,
@@ -108,14 +105,17 @@ fn compare_tiles(src: &Source, recomputed: &[(Tile, Vec<u8>)]) -> Result<u64, Pr
                     .map(hex::encode)
                     .unwrap_or_else(|| "nothing".into())
             };
-            return Err(failed(format!(
-                "tile {}: hash {at} is {} in the log, but {} recomputed from the entries ({} bytes served, {} expected)",
-                tile.path(),
-                hex_at(&got),
-                hex_at(want),
-                got.len(),
-                want.len()
-            )));
+            return Err(bad_source(
+                &src.name(),
+                &format!(
+                    "tile {}: hash {at} is {} as served, but {} recomputed from the served entries ({} bytes served, {} expected)",
+                    tile.path(),
+                    hex_at(&got),
+                    hex_at(want),
+                    got.len(),
+                    want.len()
+                ),
+            ));
         }
     }
     Ok(recomputed.len() as u64)
@@ -182,6 +182,19 @@ fn load_state(path: &Path) -> Result<Option<Resumed>, Problem> {
         builder,
         tiles_checked: v["tiles_checked"].as_u64().unwrap_or(0),
     }))
+}
+
+/// Records a failed signature check in `broken` (proven only once the root is,
+/// see [`replay`]); other problems (a state file that cannot be written) stop
+/// the replay.
+fn note_broken(r: Result<(), Problem>, broken: &mut Option<String>) -> Result<(), Problem> {
+    match r {
+        Err(Problem::Failed(m)) => {
+            broken.get_or_insert(m);
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// A chunk of signatures being verified on the pool, and the progress to record
@@ -267,6 +280,9 @@ pub fn replay(
     };
 
     let mut in_flight: Option<InFlight> = None;
+    // The first rule or signature a served entry breaks: proven against the log
+    // only if the root of every served entry is the signed one (below).
+    let mut broken: Option<String> = None;
     let bundles = size.div_ceil(256);
     // Progress already verified is recorded even if a later bundle fails.
     let walked: Result<(), Problem> = (|| {
@@ -276,12 +292,17 @@ pub fn replay(
             for (j, e) in entries.iter().enumerate() {
                 let index = n * 256 + j as u64;
                 builder.append(leaf_hash(e));
-                if generic {
+                if generic || broken.is_some() {
                     continue;
                 }
-                let (applied, sig) = registry
-                    .apply_deferred(e)
-                    .map_err(|err| failed(format!("entry {index} ({path}): {err}")))?;
+                let (applied, sig) = match registry.apply_deferred(e) {
+                    Ok(a) => a,
+                    Err(err) => {
+                        broken = Some(format!("entry {index} ({path}): {err}"));
+                        pending.clear();
+                        continue;
+                    }
+                };
                 let st = &applied.statement;
                 let a = agencies.entry(st.agency.to_string()).or_default();
                 if a.entries == 0 {
@@ -305,31 +326,38 @@ pub fn replay(
                     && let Some(r) = &resumed
                     && builder.partial_tiles() != r.builder.partial_tiles()
                 {
-                    return Err(failed(format!(
-                        "the log's first {skip} entries are not the ones verified in the earlier run"
-                    )));
+                    return Err(bad_source(
+                        &src.name(),
+                        &format!(
+                            "its first {skip} entries are not the ones verified in the earlier run (--resume)"
+                        ),
+                    ));
                 }
             } else {
                 tiles_checked += compare_tiles(&src, &completed)?;
             }
             let done = n * 256 + entries.len() as u64;
-            if pending.len() >= CHUNK {
+            if pending.len() >= CHUNK && broken.is_none() {
                 // Verify this chunk on the pool while the next bundles are read and
                 // checked; wait for the previous chunk first, then record progress.
                 if let Some(f) = in_flight.take() {
-                    f.finish(resume, &cp.raw)?;
+                    note_broken(f.finish(resume, &cp.raw), &mut broken)?;
                 }
-                let chunk = std::mem::take(&mut pending);
-                let (tx, rx) = std::sync::mpsc::channel();
-                rayon::spawn(move || {
-                    let _ = tx.send(verify_signatures(&chunk));
-                });
-                in_flight = Some(InFlight {
-                    rx,
-                    done,
-                    builder: builder.clone(),
-                    tiles_checked,
-                });
+                if broken.is_some() {
+                    pending.clear();
+                } else {
+                    let chunk = std::mem::take(&mut pending);
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    rayon::spawn(move || {
+                        let _ = tx.send(verify_signatures(&chunk));
+                    });
+                    in_flight = Some(InFlight {
+                        rx,
+                        done,
+                        builder: builder.clone(),
+                        tiles_checked,
+                    });
+                }
             }
             bar.set_position(done);
         }
@@ -342,16 +370,29 @@ pub fn replay(
         return Err(e);
     }
     if let Some(f) = in_flight.take() {
-        f.finish(resume, &cp.raw)?;
+        note_broken(f.finish(resume, &cp.raw), &mut broken)?;
     }
-    verify_signatures(&pending)?;
+    if broken.is_none() {
+        note_broken(verify_signatures(&pending), &mut broken)?;
+    }
     tiles_checked += compare_tiles(&src, &builder.partial_tiles())?;
     let root = builder.root();
     if root != cp.checkpoint.root {
+        return Err(bad_source(
+            &src.name(),
+            &format!(
+                "the entries it serves hash to root {} at size {size}, but the signed checkpoint says {}{}",
+                root.to_base64(),
+                cp.checkpoint.root.to_base64(),
+                broken
+                    .map(|b| format!("; as served, {b}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    if let Some(b) = broken {
         return Err(failed(format!(
-            "the entries hash to root {} at size {size}, but the signed checkpoint says {}",
-            root.to_base64(),
-            cp.checkpoint.root.to_base64()
+            "{b} (every entry served hashes to the signed root: the log signed a tree with this entry)"
         )));
     }
     bar.finish_and_clear();
