@@ -15,6 +15,20 @@ pub const MAX_TILE: usize = 256 * 32;
 /// The largest entry bundle: 256 entries of at most 65,535 bytes, with lengths.
 pub const MAX_BUNDLE: usize = 256 * (2 + 65_535);
 
+/// Reads all of `r`, but refuses it once it holds more than `max` bytes
+/// (reading no more than one byte past the limit).
+fn read_capped(r: impl std::io::Read, max: usize) -> Result<Option<Vec<u8>>, String> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    r.take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() > max {
+        return Err(format!("larger than {max} bytes"));
+    }
+    Ok(Some(out))
+}
+
 /// A log to read.
 pub enum Source {
     /// A server or static mirror over HTTP(S).
@@ -85,25 +99,18 @@ impl Source {
                 if resp.content_length().is_some_and(|n| n > max as u64) {
                     return Err(format!("GET {url}: larger than {max} bytes"));
                 }
-                let body = resp.bytes().map_err(|e| format!("GET {url}: {e}"))?;
-                if body.len() > max {
-                    return Err(format!("GET {url}: larger than {max} bytes"));
-                }
-                Ok(Some(body.to_vec()))
+                // Read at most one byte past the limit, whatever the framing
+                // (chunked, no length) or encoding (gzip is decoded as it is
+                // read, so the limit is on decoded bytes).
+                read_capped(resp, max).map_err(|e| format!("GET {url}: {e}"))
             }
             Source::Dir(dir) => {
                 let file = dir.join(path);
-                match std::fs::metadata(&file) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(format!("{}: {e}", file.display())),
-                    Ok(m) if m.len() > max as u64 => {
-                        return Err(format!("{}: larger than {max} bytes", file.display()));
-                    }
-                    Ok(_) => {}
+                match std::fs::File::open(&file) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(format!("{}: {e}", file.display())),
+                    Ok(f) => read_capped(f, max).map_err(|e| format!("{}: {e}", file.display())),
                 }
-                std::fs::read(&file)
-                    .map(Some)
-                    .map_err(|e| format!("{}: {e}", file.display()))
             }
         }
     }
@@ -155,5 +162,22 @@ impl TileReader for Source {
                 self.tile_like(&t.path(), full, t.data_len(), MAX_TILE)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_capped_while_reading() {
+        let data = [7u8; 100];
+        assert_eq!(read_capped(&data[..], 100).unwrap().unwrap().len(), 100);
+        let err = read_capped(&data[..], 99).unwrap_err();
+        assert!(err.contains("larger than 99 bytes"), "{err}");
+        // An endless body (no length, as with chunked encoding) is refused
+        // after max + 1 bytes, not read to the end.
+        let err = read_capped(std::io::repeat(1), 1 << 20).unwrap_err();
+        assert!(err.contains("larger than"), "{err}");
     }
 }
