@@ -3,11 +3,12 @@
 //! the log's verifier key.
 //!
 //! A receipt is a standard `tlog-proof@v1` whose `extra` line carries the entry
-//! envelope, so any tlog-proof tool can check the inclusion part:
+//! envelope, alone (form 1) or after a tag and the signer's public key (form 2,
+//! spec/receipts.md §1), so that the agency's signature can be checked offline:
 //!
 //! ```text
 //! c2sp.org/tlog-proof@v1
-//! extra <base64 entry envelope>
+//! extra <base64 of: envelope | 0x02 ‖ signer public key (32) ‖ envelope>
 //! index <decimal, no leading zeros>
 //! <base64 hash>            (zero or more: the RFC 9162 inclusion path)
 //!
@@ -18,7 +19,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Origin, SignedCheckpoint, open_checkpoint};
-use crate::entry::{Entry, EntryError, MAX_ENTRY_BYTES};
+use ed25519_dalek::VerifyingKey;
+
+use crate::entry::{
+    Entry, EntryError, KeyHash, MAX_ENTRY_BYTES, strict_public_key, verify_statement_signature,
+};
 use crate::hash::{Hash, leaf_hash};
 use crate::index::{LeafIndex, parse_canonical_u64};
 use crate::note::NoteVerifier;
@@ -27,6 +32,11 @@ use crate::statement::{Statement, StatementError};
 
 /// The first line of every tlog-proof (c2sp.org/tlog-proof).
 pub const TLOG_PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
+
+/// The first byte of a form-2 `extra` (spec/receipts.md §1): the signer's
+/// public key follows, then the envelope. An envelope (form 1) starts with its
+/// version, `0x01`, so the two never overlap.
+pub const SIGNED_EXTRA_TAG: u8 = 0x02;
 
 /// The largest proof or receipt accepted: a maximal entry in base64, a full
 /// proof path and a large checkpoint note.
@@ -72,6 +82,21 @@ pub enum ReceiptError {
     /// The inclusion proof does not lead to the checkpoint's root.
     #[error("inclusion proof: {0}")]
     Proof(#[from] ProofError),
+    /// The signer key (carried by the receipt, or given) is not a valid
+    /// Ed25519 key by the rule of spec/entry.md §3.2.
+    #[error("the signer key is not a valid Ed25519 public key: {0}")]
+    SignerKey(String),
+    /// The signer key does not hash to the entry's key hash.
+    #[error("the signer key hashes to {found}, but the entry names key {expected}")]
+    SignerMismatch {
+        /// The entry's key hash.
+        expected: Hash,
+        /// The key's hash.
+        found: Hash,
+    },
+    /// The agency's signature does not verify with the signer key.
+    #[error("the entry's signature does not verify with the signer key")]
+    BadSignature,
 }
 
 fn format_err(s: impl Into<String>) -> ReceiptError {
@@ -138,7 +163,7 @@ impl TlogProof {
         let mut line = next_line("the index line")?;
         let mut extra = None;
         if let Some(b64) = line.strip_prefix("extra ") {
-            if b64.len() > MAX_ENTRY_BYTES.div_ceil(3) * 4 + 4 {
+            if b64.len() > (MAX_ENTRY_BYTES + 1 + 32).div_ceil(3) * 4 {
                 return Err(format_err("the extra line is too long"));
             }
             extra = Some(
@@ -209,6 +234,9 @@ impl TlogProof {
 pub struct Receipt {
     /// The entry envelope, exactly as logged.
     pub entry: Vec<u8>,
+    /// The signer's public key, if the receipt carries it (form 2). Untrusted
+    /// until [`Receipt::verify`] checks it against the entry.
+    pub signer: Option<VerifyingKey>,
     /// The proof of its inclusion.
     pub proof: TlogProof,
 }
@@ -224,10 +252,45 @@ pub struct VerifiedReceipt {
     pub leaf_hash: Hash,
     /// The checkpoint that includes it.
     pub checkpoint: Checkpoint,
+    /// The signer key the receipt carries, checked: it hashes to the entry's key
+    /// hash and verifies the entry's signature. Whose key it is, is not checked.
+    pub signer: Option<VerifyingKey>,
+}
+
+impl VerifiedReceipt {
+    /// Checks that `key` signed the entry: it hashes to the entry's key hash
+    /// and verifies its signature with the strict rule (spec/entry.md §3.2).
+    ///
+    /// # Errors
+    /// [`ReceiptError::SignerMismatch`] or [`ReceiptError::BadSignature`].
+    pub fn check_signer(&self, key: &VerifyingKey) -> Result<(), ReceiptError> {
+        check_signer(&self.entry, key)
+    }
+}
+
+/// Checks that `key` signed `entry`: it hashes to the entry's key hash and
+/// verifies its signature with the strict rule (spec/entry.md §3.2). Whose key
+/// it is, is not checked here.
+///
+/// # Errors
+/// [`ReceiptError::SignerMismatch`] or [`ReceiptError::BadSignature`].
+pub fn check_signer(entry: &Entry, key: &VerifyingKey) -> Result<(), ReceiptError> {
+    let found = KeyHash::of(key).0;
+    if found != entry.key_hash.0 {
+        return Err(ReceiptError::SignerMismatch {
+            expected: entry.key_hash.0,
+            found,
+        });
+    }
+    if !verify_statement_signature(key, &entry.statement, &entry.signature) {
+        return Err(ReceiptError::BadSignature);
+    }
+    Ok(())
 }
 
 impl Receipt {
-    /// Builds a receipt from an entry, its inclusion path and a signed checkpoint.
+    /// Builds a form-1 receipt (the envelope alone in `extra`) from an entry,
+    /// its inclusion path and a signed checkpoint.
     pub fn new(entry: Vec<u8>, index: LeafIndex, path: Vec<Hash>, checkpoint: Vec<u8>) -> Receipt {
         Receipt {
             proof: TlogProof {
@@ -236,6 +299,32 @@ impl Receipt {
                 path,
                 checkpoint,
             },
+            signer: None,
+            entry,
+        }
+    }
+
+    /// Builds a form-2 receipt, which also carries the signer's public key
+    /// (spec/receipts.md §1).
+    pub fn new_signed(
+        entry: Vec<u8>,
+        signer: VerifyingKey,
+        index: LeafIndex,
+        path: Vec<Hash>,
+        checkpoint: Vec<u8>,
+    ) -> Receipt {
+        let mut extra = Vec::with_capacity(1 + 32 + entry.len());
+        extra.push(SIGNED_EXTRA_TAG);
+        extra.extend_from_slice(signer.as_bytes());
+        extra.extend_from_slice(&entry);
+        Receipt {
+            proof: TlogProof {
+                extra: Some(extra),
+                index,
+                path,
+                checkpoint,
+            },
+            signer: Some(signer),
             entry,
         }
     }
@@ -245,19 +334,40 @@ impl Receipt {
         self.proof.encode()
     }
 
-    /// Parses a receipt: a tlog-proof whose `extra` line is present.
+    /// Parses a receipt: a tlog-proof whose `extra` line is present, holding an
+    /// envelope (form 1) or [`SIGNED_EXTRA_TAG`], a strict Ed25519 public key and
+    /// an envelope (form 2).
     ///
     /// # Errors
-    /// As [`TlogProof::parse`], or [`ReceiptError::MissingEntry`].
+    /// As [`TlogProof::parse`], [`ReceiptError::MissingEntry`], or
+    /// [`ReceiptError::SignerKey`] / [`ReceiptError::Format`] for a form-2
+    /// `extra` that is cut short or carries no valid key.
     pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
         let proof = TlogProof::parse(bytes)?;
-        let entry = proof.extra.clone().ok_or(ReceiptError::MissingEntry)?;
-        Ok(Receipt { entry, proof })
+        let extra = proof.extra.as_deref().ok_or(ReceiptError::MissingEntry)?;
+        let (signer, entry) = match extra.split_first() {
+            Some((&SIGNED_EXTRA_TAG, rest)) => {
+                let (key, entry) = rest
+                    .split_first_chunk::<32>()
+                    .ok_or_else(|| format_err("the extra data is cut short in the signer key"))?;
+                let key =
+                    strict_public_key(key).map_err(|e| ReceiptError::SignerKey(e.to_string()))?;
+                (Some(key), entry.to_vec())
+            }
+            _ => (None, extra.to_vec()),
+        };
+        Ok(Receipt {
+            entry,
+            signer,
+            proof,
+        })
     }
 
     /// Verifies the receipt offline (spec/receipts.md §3): the checkpoint's
     /// signature and origin, the entry's encoding and index, the statement's
-    /// origin, and the inclusion of the entry's leaf hash under the checkpoint.
+    /// origin, the inclusion of the entry's leaf hash under the checkpoint and,
+    /// for a form-2 receipt, that the signer key it carries hashes to the
+    /// entry's key hash and verifies the entry's signature.
     ///
     /// # Errors
     /// The first [`ReceiptError`] found.
@@ -282,11 +392,15 @@ impl Receipt {
         }
         let leaf = leaf_hash(&self.entry);
         let signed = self.proof.verify_leaf(&leaf, origin, log_key)?;
+        if let Some(key) = &self.signer {
+            check_signer(&entry, key)?;
+        }
         Ok(VerifiedReceipt {
             entry,
             statement,
             leaf_hash: leaf,
             checkpoint: signed.checkpoint,
+            signer: self.signer,
         })
     }
 }

@@ -128,3 +128,74 @@ fn malformed_receipts_are_rejected() {
     ));
     assert!(TlogProof::parse(&vec![b'a'; 300 * 1024]).is_err());
 }
+
+/// A form-2 receipt (spec/receipts.md §1): the signer's key travels with the
+/// entry; it must hash to the entry's key hash and verify its signature.
+fn signed_receipt(l: &ExampleLedger, index: u64, signer: ed25519_dalek::VerifyingKey) -> Receipt {
+    let r = l.receipt(index);
+    Receipt::new_signed(
+        r.entry,
+        signer,
+        r.proof.index,
+        r.proof.path,
+        r.proof.checkpoint,
+    )
+}
+
+#[test]
+fn a_receipt_can_carry_its_signer_key() {
+    let l = ledger();
+    let verifier = l.log.verifier();
+    let city = key("city-licensing").verifying_key();
+    let text = signed_receipt(&l, 5, city).encode();
+    let parsed = Receipt::parse(&text).unwrap();
+    assert_eq!(parsed.signer, Some(city));
+    assert_eq!(parsed.encode(), text, "encoding is canonical");
+    let v = parsed.verify(&l.origin, &verifier).unwrap();
+    assert_eq!(v.signer, Some(city));
+    v.check_signer(&city).unwrap();
+    // Form 1 is still read, and carries no signer; the key can be given.
+    let v1 = Receipt::parse(&l.receipt(5).encode()).unwrap();
+    assert_eq!(v1.signer, None);
+    let v1 = v1.verify(&l.origin, &verifier).unwrap();
+    assert_eq!(v1.signer, None);
+    v1.check_signer(&city).unwrap();
+
+    // Another (valid) key: its hash is not the entry's.
+    let other = key("someone else").verifying_key();
+    assert!(matches!(
+        signed_receipt(&l, 5, other).verify(&l.origin, &verifier),
+        Err(ReceiptError::SignerMismatch { .. })
+    ));
+    assert!(matches!(
+        v1.check_signer(&other),
+        Err(ReceiptError::SignerMismatch { .. })
+    ));
+
+    // A form-2 extra cut inside the key, and a small-order key.
+    let mut cut = l.receipt(5);
+    cut.proof.extra = Some(vec![ledger_core::receipt::SIGNED_EXTRA_TAG; 20]);
+    assert!(Receipt::parse(&cut.encode()).is_err());
+    let mut weak = l.receipt(5);
+    let mut extra = vec![ledger_core::receipt::SIGNED_EXTRA_TAG];
+    extra.extend_from_slice(&[0u8; 32]);
+    extra.extend_from_slice(&l.entries[5]);
+    weak.proof.extra = Some(extra);
+    assert!(matches!(
+        Receipt::parse(&weak.encode()),
+        Err(ReceiptError::SignerKey(_))
+    ));
+}
+
+#[test]
+fn any_changed_byte_of_a_signed_receipt_is_rejected() {
+    let l = ledger();
+    let verifier = l.log.verifier();
+    let text = signed_receipt(&l, 3, key("city-licensing").verifying_key()).encode();
+    for i in 0..text.len() {
+        let mut bad = text.clone();
+        bad[i] ^= 0x01;
+        let result = Receipt::parse(&bad).and_then(|r| r.verify(&l.origin, &verifier));
+        assert!(result.is_err(), "byte {i} accepted");
+    }
+}

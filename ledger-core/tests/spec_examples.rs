@@ -194,6 +194,18 @@ fn blocks() -> BTreeMap<&'static str, String> {
         "receipt",
         fenced(&String::from_utf8(l.receipt(index).encode()).unwrap()),
     );
+    let r = l.receipt(index);
+    let signed = ledger_core::receipt::Receipt::new_signed(
+        r.entry,
+        key("city-licensing").verifying_key(),
+        r.proof.index,
+        r.proof.path,
+        r.proof.checkpoint,
+    );
+    b.insert(
+        "receipt-form-2",
+        fenced(&String::from_utf8(signed.encode()).unwrap()),
+    );
     b
 }
 

@@ -5,10 +5,11 @@
 //! atomic, synced write, and only then answers.
 //!
 //! Signatures are checked with `verify_strict`, exactly the rule of
-//! spec/entry.md §3.2, in parallel. Ed25519 *batch* verification is not used here:
-//! it checks the cofactored equation and so accepts signatures (with a torsion
-//! component in `R`) that the strict rule, and every strict verifier, rejects. An
-//! agency could then write entries that auditors must flag.
+//! spec/entry.md §3.2, in parallel (by the API, before queueing). Ed25519 *batch*
+//! verification is not used: its random linear combination (cofactorless, with
+//! no byte comparison of `R` and no small-order check, spec/registry.md §4)
+//! accepts signatures that the strict rule, and every strict verifier, rejects.
+//! An agency could then write entries that auditors must flag.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

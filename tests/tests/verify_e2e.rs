@@ -134,7 +134,7 @@ fn the_verifier_checks_the_real_server_and_catches_a_fork() {
         dir,
         data,
         vkey,
-        authority: _,
+        authority,
         agency,
         server: a,
     } = Ledger::start(5);
@@ -170,6 +170,105 @@ fn the_verifier_checks_the_real_server_and_catches_a_fork() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["agency"], "city-licensing");
     assert_eq!(v["submission_id"], "with-receipt");
+    // #14 item 2: the receipt carries the signer's key, checked against the
+    // entry; who owns it is only checked when asked.
+    let agency_b64 = STANDARD.encode(agency.verifying_key().as_bytes());
+    let authority_b64 = STANDARD.encode(authority.verifying_key().as_bytes());
+    let other_b64 = STANDARD.encode(SigningKey::from_bytes(&[77; 32]).verifying_key().as_bytes());
+    assert_eq!(v["signer_key"], agency_b64.as_str(), "{v}");
+    assert_eq!(
+        v["attribution"], "the signer key the receipt carries signed it",
+        "{v}"
+    );
+    let rc = receipt.to_str().unwrap();
+    let (code, v) = verify(&["receipt", rc, "--vkey", &vkey, "--agency-key", &agency_b64]);
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        v["attribution"]
+            .as_str()
+            .unwrap()
+            .contains("--agency-key signed it"),
+        "{v}"
+    );
+    let (code, v) = verify(&["receipt", rc, "--vkey", &vkey, "--agency-key", &other_b64]);
+    assert_eq!(code, 1, "{v}");
+    let (code, v) = verify(&[
+        "receipt",
+        rc,
+        "--vkey",
+        &vkey,
+        "--authority-key",
+        &authority_b64,
+    ]);
+    assert_eq!(code, 2, "--authority-key needs --log: {v}");
+    let (code, v) = verify(&[
+        "receipt",
+        rc,
+        "--vkey",
+        &vkey,
+        "--log",
+        &a.url,
+        "--authority-key",
+        &authority_b64,
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        v["attribution"]
+            .as_str()
+            .unwrap()
+            .contains("active key of the agency"),
+        "{v}"
+    );
+    // Under another authority's registry, the log's genesis does not hold.
+    let (code, v) = verify(&[
+        "receipt",
+        rc,
+        "--vkey",
+        &vkey,
+        "--log",
+        &a.url,
+        "--authority-key",
+        &other_b64,
+    ]);
+    assert_eq!(code, 1, "{v}");
+    assert!(v["problem"].as_str().unwrap().contains("entry 0"), "{v}");
+    // The same attribution from the log alone, without a receipt.
+    let (code, v) = verify(&[
+        "inclusion",
+        "--log",
+        &a.url,
+        "--vkey",
+        &vkey,
+        "--index",
+        "300",
+        "--authority-key",
+        &authority_b64,
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        v["attribution"]
+            .as_str()
+            .unwrap()
+            .contains("active key of the agency"),
+        "{v}"
+    );
+    let (code, v) = verify(&[
+        "inclusion",
+        "--log",
+        &a.url,
+        "--vkey",
+        &vkey,
+        "--index",
+        "300",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        v["attribution"]
+            .as_str()
+            .unwrap()
+            .starts_with("not checked"),
+        "{v}"
+    );
     for index in ["0", "1", "255", "256", "302"] {
         let (code, v) = verify(&[
             "inclusion",

@@ -19,6 +19,7 @@ use ledger_core::tree::{HashReader, TreeError, stored_hash_index, tree_hash};
 use ledger_core::{LeafIndex, TreeSize};
 use serde_json::{Map, Value, json};
 
+use crate::attribution::{AttributionArgs, attribute};
 use crate::source::{MAX_BUNDLE, Source};
 use crate::{KeyArgs, LogArgs};
 
@@ -227,7 +228,11 @@ fn describe_entry(v: &mut Verified, bytes: &[u8]) {
         .and_then(|e| Statement::parse(&e.statement).ok().map(|s| (e, s)))
     {
         Some((e, s)) => {
-            v.add("agency", "agency", json!(s.agency.as_str()));
+            v.add(
+                "agency (as the entry claims)",
+                "agency",
+                json!(s.agency.as_str()),
+            );
             v.add("type", "type", json!(s.kind.as_str()));
             v.add("channel", "channel", json!(s.channel.as_str()));
             v.add(
@@ -244,7 +249,11 @@ fn describe_entry(v: &mut Verified, bytes: &[u8]) {
                 "sequenced_at_ms",
                 json!(e.sequenced_at_ms),
             );
-            v.add("signed by key", "key_hash", json!(e.key_hash.0.to_hex()));
+            v.add(
+                "signer key hash (as the entry claims)",
+                "key_hash",
+                json!(e.key_hash.0.to_hex()),
+            );
         }
         None => v.add(
             "entry",
@@ -488,7 +497,13 @@ pub fn entry_at(
 }
 
 /// `inclusion --index N [--size S]`.
-pub fn inclusion(log: &LogArgs, key: &KeyArgs, index: u64, size: Option<u64>) -> Outcome {
+pub fn inclusion(
+    log: &LogArgs,
+    key: &KeyArgs,
+    index: u64,
+    size: Option<u64>,
+    attribution: &AttributionArgs,
+) -> Outcome {
     let (key, origin) = log_key(key)?;
     let src = open_source(&log.log)?;
     let cp = latest(&src, &key, &origin)?;
@@ -525,11 +540,25 @@ pub fn inclusion(log: &LogArgs, key: &KeyArgs, index: u64, size: Option<u64>) ->
     v.add("proof hashes", "proof_hashes", json!(proof.path.len()));
     v.add("checkpoint size", "checkpoint_size", json!(top));
     describe_entry(&mut v, &entry);
+    match Entry::decode(&entry) {
+        Ok(decoded) => attribute(&mut v, &decoded, None, attribution, Some((&src, &cp, &key)))?,
+        Err(e) if attribution.agency_key.is_some() || attribution.authority_key.is_some() => {
+            return Err(failed(format!(
+                "entry {index} is in the log, but is not an entry of this ledger's format: {e}"
+            )));
+        }
+        Err(_) => {}
+    }
     Ok(v)
 }
 
 /// `receipt FILE [--log URL|DIR]`.
-pub fn receipt(file: &Path, key: &KeyArgs, log: Option<&str>) -> Outcome {
+pub fn receipt(
+    file: &Path,
+    key: &KeyArgs,
+    log: Option<&str>,
+    attribution: &AttributionArgs,
+) -> Outcome {
     let (key, origin) = log_key(key)?;
     let meta = std::fs::metadata(file).map_err(|e| unable(format!("{}: {e}", file.display())))?;
     if meta.len() > MAX_RECEIPT_BYTES as u64 {
@@ -558,6 +587,7 @@ pub fn receipt(file: &Path, key: &KeyArgs, log: Option<&str>) -> Outcome {
         json!(verified.checkpoint.root.to_base64()),
     );
     describe_entry(&mut v, &receipt.entry);
+    let mut read = None;
     if let Some(log) = log {
         let src = open_source(log)?;
         let new = latest(&src, &key, &origin)?;
@@ -567,7 +597,15 @@ pub fn receipt(file: &Path, key: &KeyArgs, log: Option<&str>) -> Outcome {
         extends(&src, &key, &origin, &old, &new)?;
         v.add("log now at size", "log_size", json!(new.checkpoint.size.0));
         v.add("consistent", "consistent_with_log", json!(true));
+        read = Some((src, new));
     }
+    attribute(
+        &mut v,
+        &verified.entry,
+        verified.signer.as_ref(),
+        attribution,
+        read.as_ref().map(|(src, cp)| (src, cp, &key)),
+    )?;
     Ok(v)
 }
 

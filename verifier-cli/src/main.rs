@@ -8,6 +8,7 @@
 
 mod accesses;
 mod agency;
+mod attribution;
 mod check;
 mod monitor;
 mod replay;
@@ -78,6 +79,8 @@ enum Command {
         /// Also check consistency with this log's current checkpoint.
         #[arg(long)]
         log: Option<String>,
+        #[command(flatten)]
+        attribution: attribution::AttributionArgs,
     },
     /// Prove that entry N is in the log: build its inclusion proof from the tiles
     /// and verify it, and the entry, against a freshly verified checkpoint.
@@ -92,6 +95,8 @@ enum Command {
         /// Prove against the tree of this size (default: the latest checkpoint's).
         #[arg(long)]
         size: Option<u64>,
+        #[command(flatten)]
+        attribution: attribution::AttributionArgs,
     },
     /// The full audit: download every entry bundle and hash tile, recompute the
     /// tree and compare every tile and the root, and (unless --generic) check
@@ -194,13 +199,19 @@ enum EvidenceCommand {
 fn run(cli: &Cli) -> Outcome {
     match &cli.command {
         Command::Checkpoint { log, key } => check::checkpoint(log, key),
-        Command::Receipt { file, key, log } => check::receipt(file, key, log.as_deref()),
+        Command::Receipt {
+            file,
+            key,
+            log,
+            attribution,
+        } => check::receipt(file, key, log.as_deref(), attribution),
         Command::Inclusion {
             log,
             key,
             index,
             size,
-        } => check::inclusion(log, key, *index, *size),
+            attribution,
+        } => check::inclusion(log, key, *index, *size, attribution),
         Command::Consistency { log, key, from } => check::consistency(log, key, from),
         Command::Agency {
             log,

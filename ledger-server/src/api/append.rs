@@ -436,7 +436,11 @@ pub(super) async fn covering_checkpoint(s: &AppState, max_index: u64) -> Option<
     Some(got)
 }
 
-pub(super) fn build_receipt(db: &LedgerDb, index: u64, cp: &Published) -> ApiResult<String> {
+/// The receipt of entry `index` under `cp` (spec/receipts.md): form 2, with the
+/// signer's public key, found by the entry's key hash among the authority's
+/// and its agency's keys (current or revoked); form 1 if none matches.
+pub(super) fn build_receipt(s: &AppState, index: u64, cp: &Published) -> ApiResult<String> {
+    let db = &s.db;
     let envelope = db
         .entry(index)?
         .ok_or_else(|| ApiError::not_found(format!("entry {index} does not exist")))?;
@@ -445,12 +449,31 @@ pub(super) fn build_receipt(db: &LedgerDb, index: u64, cp: &Published) -> ApiRes
             tracing::error!("inclusion proof for {index} at {}: {e}", cp.size);
             ApiError::unavailable()
         })?;
-    let receipt = Receipt::new(envelope, LeafIndex(index), proof.path, cp.note.to_vec());
+    let (index, path, note) = (LeafIndex(index), proof.path, cp.note.to_vec());
+    let receipt = match signer_of(s, &envelope) {
+        Some(key) => Receipt::new_signed(envelope, key, index, path, note),
+        None => Receipt::new(envelope, index, path, note),
+    };
     String::from_utf8(receipt.encode()).map_err(|_| ApiError::internal())
 }
 
+/// The public key whose hash the entry names: the authority's, or one of its
+/// agency's keys, current or revoked.
+fn signer_of(s: &AppState, envelope: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
+    let entry = Entry::decode(envelope).ok()?;
+    let hash = entry.key_hash;
+    let named = |k: &ed25519_dalek::VerifyingKey| ledger_core::entry::KeyHash::of(k) == hash;
+    if let Some(a) = s.authority.filter(named) {
+        return Some(a);
+    }
+    let agency = Statement::parse(&entry.statement).ok()?.agency;
+    let agencies = agency_list(s);
+    let i = agencies.binary_search_by(|a| a.id.cmp(&agency)).ok()?;
+    agencies[i].keys.iter().map(|k| k.key).find(|k| named(k))
+}
+
 pub(super) async fn add_receipt(s: &AppState, r: &mut AppendResponse, cp: &Published) {
-    match build_receipt(&s.db, r.index, cp) {
+    match build_receipt(s, r.index, cp) {
         Ok(text) => {
             r.receipt = Some(text);
             r.checkpoint_size = Some(cp.size);

@@ -66,7 +66,7 @@ pub(super) async fn receipt(
             "no checkpoint covers entry {index} (yet)"
         )));
     }
-    let r = build_receipt(&s.db, index, &cp)?;
+    let r = build_receipt(&s, index, &cp)?;
     Ok(text(StatusCode::OK, "no-cache", r.into_bytes()))
 }
 
