@@ -63,7 +63,7 @@ pub enum CheckpointError {
     /// The origin contains a '+' (client error).
     #[error("the origin contains '+'")]
     OriginPlus,
-    /// The origin contains an ASCII control character (client error).
+    /// The origin contains a control character (category Cc; client error).
     #[error("the origin contains a control character")]
     OriginControl,
     /// The size line is not a canonical decimal u64 (client error).
@@ -113,9 +113,11 @@ pub enum CheckpointError {
 }
 
 /// A log's origin line (c2sp.org/tlog-checkpoint, "Note text"): non-empty UTF-8 of
-/// at most [`MAX_ORIGIN_LEN`] bytes, with no Unicode whitespace, no '+' and no ASCII
-/// control character. The spec only recommends the last three rules; we require them
-/// so that the origin is also the log's key name.
+/// at most [`MAX_ORIGIN_LEN`] bytes, with no Unicode whitespace, no '+' and no
+/// control character (category Cc: U+0000–U+001F, U+007F–U+009F, as statements
+/// require, spec/entry.md §1.4). The spec only recommends the last three rules; we
+/// require them so that the origin is also the log's key name, and so that a log
+/// can always accept its own genesis statement.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Origin(String);
 
@@ -140,7 +142,7 @@ impl Origin {
             if c == '+' {
                 return Err(CheckpointError::OriginPlus);
             }
-            if c.is_ascii_control() {
+            if c.is_control() {
                 return Err(CheckpointError::OriginControl);
             }
         }
@@ -433,6 +435,10 @@ mod tests {
             ("a+b", CheckpointError::OriginPlus),
             ("a\u{0}b", CheckpointError::OriginControl),
             ("a\u{7f}b", CheckpointError::OriginControl),
+            // C1 controls too, as statements refuse them (spec/entry.md §1.4).
+            ("a\u{85}b", CheckpointError::OriginWhitespace),
+            ("a\u{80}b", CheckpointError::OriginControl),
+            ("a\u{9f}b", CheckpointError::OriginControl),
         ];
         for (input, want) in table {
             assert_eq!(Origin::new(input).as_ref(), Err(want), "{input:?}");

@@ -37,6 +37,10 @@ pub struct ServeOptions {
     /// Most queued submissions before answering 429 [default: 100000].
     #[arg(long, env = "LEDGER_MAX_QUEUE")]
     pub max_queue: Option<usize>,
+    /// Most queued submissions of one agency before answering it 429
+    /// [default: a quarter of max_queue].
+    #[arg(long, env = "LEDGER_MAX_QUEUE_PER_AGENCY")]
+    pub max_queue_per_agency: Option<usize>,
     /// How far, in seconds, the clock may be behind the last entry's time
     /// before appends are refused (503); 0: never refuse, sequence at the last
     /// entry's time [default: 60].
@@ -155,6 +159,11 @@ impl ServeOptions {
         let sequencer = SequencerConfig {
             max_batch: pick!(max_batch, 4096).max(1),
             max_queue: pick!(max_queue, 100_000).max(1),
+            max_queue_per_agency: pick!(
+                max_queue_per_agency,
+                (pick!(max_queue, 100_000) / 4).max(1)
+            )
+            .max(1),
             clock_skew_limit: match pick!(clock_skew_limit_secs, 60) {
                 0 => None,
                 s => Some(Duration::from_secs(s)),

@@ -21,7 +21,7 @@ use ledger_core::access::AccessAction;
 use ledger_core::entry::verify_statement_signature;
 use ledger_core::hash::Hash;
 use ledger_core::registry::{AgencyRecord, Registry, RegistryError};
-use ledger_core::statement::{Statement, TypeFamily};
+use ledger_core::statement::{AgencyId, Statement, TypeFamily};
 use ledger_core::tile::TileBuilder;
 use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -120,6 +120,9 @@ pub struct SequencerConfig {
     pub max_batch: usize,
     /// The most submissions waiting in the queue; more get HTTP 429.
     pub max_queue: usize,
+    /// The most submissions of one agency (as its statements name it) waiting
+    /// in the queue, so that one busy agency cannot fill it for all (#14 item 7).
+    pub max_queue_per_agency: usize,
     /// How far this server's clock may be behind the last entry's time before
     /// appends are refused ([`AppendError::ClockBehind`]); `None`: never
     /// refuse, and sequence at the last entry's time (the operator's override).
@@ -131,6 +134,7 @@ impl Default for SequencerConfig {
         SequencerConfig {
             max_batch: 4096,
             max_queue: 100_000,
+            max_queue_per_agency: 25_000,
             clock_skew_limit: Some(std::time::Duration::from_secs(60)),
         }
     }
@@ -601,6 +605,9 @@ fn finish(
 /// A unit of work: submissions from one request, answered together.
 struct Job {
     subs: Vec<Submission>,
+    /// How many of `subs` each agency has: its share of the queue, given back
+    /// when the job is answered.
+    shares: Vec<(AgencyId, usize)>,
     reply: oneshot::Sender<Vec<Result<Appended, AppendError>>>,
     enqueued: Instant,
 }
@@ -610,6 +617,8 @@ struct Job {
 pub enum QueueError {
     /// The queue is full (HTTP 429: retry later).
     Full,
+    /// The agency's share of the queue is full (HTTP 429: retry later).
+    AgencyShareFull,
     /// The sequencer thread has stopped (HTTP 503: nothing will be appended
     /// until the server restarts).
     Stopped,
@@ -621,6 +630,45 @@ pub struct SequencerHandle {
     tx: mpsc::UnboundedSender<Job>,
     pending: Arc<AtomicUsize>,
     max_queue: usize,
+    shares: Arc<Shares>,
+}
+
+/// Each agency's queued submissions, bounded by `max` (#14 item 7).
+struct Shares {
+    queued: std::sync::Mutex<HashMap<AgencyId, usize>>,
+    max: usize,
+}
+
+impl Shares {
+    /// Takes `want` from each agency's share, or nothing if one would exceed
+    /// its bound (an agency with nothing queued may always queue one job).
+    fn take(&self, want: &[(AgencyId, usize)]) -> bool {
+        let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        let over = want.iter().any(|(a, n)| {
+            let have = q.get(a).copied().unwrap_or(0);
+            have > 0 && have + n > self.max
+        });
+        if over {
+            return false;
+        }
+        for (a, n) in want {
+            *q.entry(a.clone()).or_default() += n;
+        }
+        true
+    }
+
+    /// Gives `taken` back.
+    fn give_back(&self, taken: &[(AgencyId, usize)]) {
+        let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        for (a, n) in taken {
+            if let Some(have) = q.get_mut(a) {
+                *have = have.saturating_sub(*n);
+                if *have == 0 {
+                    q.remove(a);
+                }
+            }
+        }
+    }
 }
 
 impl SequencerHandle {
@@ -628,7 +676,8 @@ impl SequencerHandle {
     /// durable (or rejected).
     ///
     /// # Errors
-    /// [`QueueError::Full`] if the queue would exceed its bound;
+    /// [`QueueError::Full`] if the queue would exceed its bound,
+    /// [`QueueError::AgencyShareFull`] if an agency's share of it would;
     /// [`QueueError::Stopped`] if the sequencer stopped.
     pub fn submit(
         &self,
@@ -638,19 +687,32 @@ impl SequencerHandle {
             return Err(QueueError::Stopped);
         }
         let n = subs.len();
+        let mut shares: Vec<(AgencyId, usize)> = Vec::new();
+        for s in &subs {
+            match shares.iter_mut().find(|(a, _)| *a == s.statement.agency) {
+                Some((_, k)) => *k += 1,
+                None => shares.push((s.statement.agency.clone(), 1)),
+            }
+        }
+        if !self.shares.take(&shares) {
+            return Err(QueueError::AgencyShareFull);
+        }
         let prev = self.pending.fetch_add(n, Ordering::SeqCst);
         if prev + n > self.max_queue && prev > 0 {
             self.pending.fetch_sub(n, Ordering::SeqCst);
+            self.shares.give_back(&shares);
             return Err(QueueError::Full);
         }
         let (reply, rx) = oneshot::channel();
         let job = Job {
             subs,
+            shares,
             reply,
             enqueued: Instant::now(),
         };
-        if self.tx.send(job).is_err() {
+        if let Err(e) = self.tx.send(job) {
             self.pending.fetch_sub(n, Ordering::SeqCst);
+            self.shares.give_back(&e.0.shares);
             return Err(QueueError::Stopped);
         }
         Ok(rx)
@@ -683,10 +745,15 @@ impl Sequencer {
     ) -> (SequencerHandle, std::thread::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let pending = Arc::new(AtomicUsize::new(0));
+        let shares = Arc::new(Shares {
+            queued: std::sync::Mutex::new(HashMap::new()),
+            max: config.max_queue_per_agency.max(1),
+        });
         let handle = SequencerHandle {
             tx,
             pending: pending.clone(),
             max_queue: config.max_queue,
+            shares: shares.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
@@ -714,6 +781,7 @@ impl Sequencer {
                         // `shapes`: each job's submission count (moved into `subs`).
                         for (job, len) in jobs.into_iter().zip(shapes) {
                             pending.fetch_sub(len, Ordering::SeqCst);
+                            shares.give_back(&job.shares);
                             let _ = job.reply.send(vec![Err(refusal.clone()); len]);
                         }
                         continue;
@@ -744,6 +812,7 @@ impl Sequencer {
                         let mine: Vec<_> = results.by_ref().take(len).collect();
                         metrics.observe_append_latency(job.enqueued.elapsed());
                         pending.fetch_sub(len, Ordering::SeqCst);
+                        shares.give_back(&job.shares);
                         // The requester may have gone away; the entries stay appended.
                         let _ = job.reply.send(mine);
                     }

@@ -1848,3 +1848,92 @@ fn any_tile_path_is_200_or_404() {
         .unwrap();
     rt.block_on(t.stop());
 }
+
+/// #14 item 7: one agency cannot fill the sequencer's queue for all: past its
+/// share it gets 429 while another agency's submission is still queued.
+#[tokio::test]
+// The held lock is the stalled disk: only the sequencer's thread waits on it.
+#[allow(clippy::await_holding_lock)]
+async fn one_agency_cannot_fill_the_queue_for_all() {
+    let config = NodeConfig {
+        checkpoint_interval: Duration::from_millis(5),
+        sequencer: ledger_server::sequencer::SequencerConfig {
+            max_queue: 10,
+            max_queue_per_agency: 2,
+            ..Default::default()
+        },
+        ..NodeConfig::default()
+    };
+    let mut t = T::with(config, Arc::new(MemStore::new()), true);
+    let city = t.register("city").await;
+    let ministry = t.register("ministry").await;
+    let guard = t.store.block_writes();
+    let post = |k: &SigningKey, agency: &str, sub: &str| {
+        let st = statement(agency, sub, "decision.a", "G2C", json!({}), "");
+        let body = request(k, &st).to_string();
+        let app = t.app.clone();
+        tokio::spawn(async move {
+            app.oneshot(
+                Request::post("/v1/entries")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+            .status()
+        })
+    };
+    let wait_depth = |want: usize| {
+        let seq = &t.node.state.sequencer;
+        async move {
+            for _ in 0..400 {
+                if seq.queue_depth() == want {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(seq.queue_depth(), want);
+        }
+    };
+    // Two fill city's share (the first is held by the stalled writer; it
+    // counts until it is answered).
+    let mut waiting = vec![post(&city, "city", "c0")];
+    wait_depth(1).await;
+    waiting.push(post(&city, "city", "c1"));
+    wait_depth(2).await;
+    let st = statement("city", "c-over", "decision.a", "G2C", json!({}), "");
+    // Answered at once (a queued one would wait for the stalled writer).
+    let (s, h, v) = tokio::time::timeout(
+        Duration::from_secs(10),
+        t.post_raw("/v1/entries", request(&city, &st).to_string().into_bytes()),
+    )
+    .await
+    .expect("refused at once, not queued");
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("agency's share"),
+        "{v}"
+    );
+    assert_eq!(h["retry-after"], "1");
+    // Another agency is still served.
+    waiting.push(post(&ministry, "ministry", "m0"));
+    wait_depth(3).await;
+    drop(guard);
+    for w in waiting {
+        assert_eq!(w.await.unwrap(), StatusCode::CREATED);
+    }
+    // Shares are given back once answered.
+    assert_eq!(
+        t.decision(&city, "city", "after").await.0,
+        StatusCode::CREATED
+    );
+    t.stop().await;
+}

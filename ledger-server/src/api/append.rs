@@ -405,6 +405,11 @@ pub(super) async fn sequence(
             "queue_full",
             "the sequencer's queue is full; retry after the Retry-After seconds",
         ),
+        QueueError::AgencyShareFull => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "queue_full",
+            "this agency's share of the sequencer's queue is full; retry after the Retry-After seconds",
+        ),
         QueueError::Stopped => sequencer_stopped(),
     })?;
     rx.await.map_err(|_| {
