@@ -71,6 +71,7 @@ pub mod registry;
 pub mod statement;
 pub mod tile;
 pub mod tree;
+pub mod witness;
 
 pub use hash::Hash;
 pub use index::{LeafIndex, TreeSize};

@@ -794,6 +794,30 @@ impl CosignatureSigner {
         CosignatureSigner::new(name, SigningKey::generate(rng))
     }
 
+    /// Parses a signer key string `PRIVATE+KEY+name+hexid+base64(0x04 || 32-byte
+    /// seed)`: Go's signer key format with the cosignature type (spec/witness.md).
+    ///
+    /// # Errors
+    /// As [`Ed25519Signer::from_skey`], with type 0x04 required. No error
+    /// contains the secret.
+    pub fn from_skey(skey: &str) -> Result<CosignatureSigner, NoteError> {
+        let rest = skey
+            .strip_prefix(SIGNER_KEY_PREFIX)
+            .ok_or(NoteError::SignerKeyPrefix)?;
+        let (name, claimed, _, seed) = parse_key_string(rest, &[SIG_COSIGNATURE_V1])?;
+        let signer = CosignatureSigner::new(name, SigningKey::from_bytes(&seed));
+        check_key_id(claimed, signer.id)?;
+        Ok(signer)
+    }
+
+    /// The signer key string. It contains the secret seed.
+    pub fn to_skey(&self) -> String {
+        format!(
+            "{SIGNER_KEY_PREFIX}{}",
+            format_vkey(&self.name, self.id, SIG_COSIGNATURE_V1, self.key.as_bytes())
+        )
+    }
+
     /// The matching verifier.
     pub fn verifier(&self) -> CosignatureVerifier {
         CosignatureVerifier {

@@ -14,6 +14,7 @@ mod monitor;
 mod replay;
 mod source;
 mod statefile;
+mod witness;
 
 use std::process::ExitCode;
 
@@ -171,6 +172,12 @@ enum Command {
         #[command(subcommand)]
         command: EvidenceCommand,
     },
+    /// Run a witness that cosigns a log's checkpoints only after checking that
+    /// each extends the last one it cosigned (c2sp.org/tlog-witness; spec/witness.md).
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
     /// Prove that the log's current checkpoint extends an older one you kept.
     Consistency {
         #[command(flatten)]
@@ -180,6 +187,38 @@ enum Command {
         /// The older checkpoint file.
         #[arg(long)]
         from: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Write a new witness key (mode 0600; an existing file is never
+    /// overwritten) and print its cosignature verifier key.
+    Keygen {
+        /// The witness's name, e.g. `audit-board.example.gov`.
+        #[arg(long)]
+        name: String,
+        /// Where to write the secret key.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Serve `POST /add-checkpoint` and `GET /<hex sha256(origin)>/checkpoint`.
+    Serve {
+        /// Where the witness keeps its state (one file per log, and evidence).
+        #[arg(long)]
+        data: std::path::PathBuf,
+        /// The key file from `witness keygen`.
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// The address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// A log's verifier key to trust (repeatable).
+        #[arg(long)]
+        log: Vec<String>,
+        /// A file of log verifier keys, one per line (`#` comments).
+        #[arg(long)]
+        log_list: Option<std::path::PathBuf>,
     },
 }
 
@@ -246,11 +285,57 @@ fn run(cli: &Cli) -> Outcome {
             cli.json,
             resume.as_deref(),
         ),
+        Command::Witness { .. } => Err(check::Problem::Unable(
+            "witness commands are run by main".into(),
+        )),
+    }
+}
+
+/// `witness keygen` and `witness serve`: a service, not a check; exit 2 on a
+/// usage or start-up error.
+fn witness(command: &WitnessCommand) -> anyhow::Result<()> {
+    match command {
+        WitnessCommand::Keygen { name, out } => {
+            let vkey = witness::keygen(name, out)?;
+            println!("witness key written to {} (keep it secret)", out.display());
+            println!("cosignature verifier key: {vkey}");
+            Ok(())
+        }
+        WitnessCommand::Serve {
+            data,
+            key,
+            listen,
+            log,
+            log_list,
+        } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            let mut logs = log.clone();
+            if let Some(f) = log_list {
+                logs.extend(witness::read_log_list(f)?);
+            }
+            let w = witness::Witness::new(witness::read_key(key)?, &logs, data)?;
+            witness::serve(w, *listen)
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Witness { command } = &cli.command {
+        return match witness(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let outcome = run(&cli);
     let report = Report::from(outcome);
     report.print(cli.json);
