@@ -11,7 +11,8 @@
 //! cosigned checkpoint (the log's signature and this witness's cosignature),
 //! replaced with a synced write and rename ([`statefile::write_atomic`]), so a
 //! crash leaves the old or the new checkpoint, never a mix. Every check and
-//! update runs under one lock, so two requests can never roll the state back.
+//! update of a log runs under that log's lock, so two requests can never roll
+//! its state back.
 //! A refusal that shows the log signed something inconsistent with what was
 //! cosigned is kept in `DIR/evidence/` (spec/evidence.md).
 
@@ -47,8 +48,9 @@ pub struct Witness {
     /// Trusted log verifier keys, by origin.
     logs: HashMap<String, Vec<Ed25519Verifier>>,
     dir: PathBuf,
-    /// Held across every check-and-update (c2sp.org/tlog-witness: atomic).
-    update: Mutex<()>,
+    /// One lock per log, held across its check-and-update (c2sp.org/tlog-witness:
+    /// atomic); different logs are updated in parallel.
+    update: HashMap<String, Mutex<()>>,
 }
 
 /// The witness's answer to one request.
@@ -116,11 +118,12 @@ impl Witness {
             std::fs::create_dir_all(dir.join(sub))
                 .with_context(|| format!("creating {}", dir.join(sub).display()))?;
         }
+        let update = logs.keys().map(|o| (o.clone(), Mutex::new(()))).collect();
         Ok(Witness {
             signer,
             logs,
             dir: dir.to_path_buf(),
-            update: Mutex::new(()),
+            update,
         })
     }
 
@@ -176,7 +179,10 @@ impl Witness {
                 format!("checkpoint not signed by the log: {why}"),
             );
         };
-        let _held = self.update.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(lock) = self.update.get(&origin_line) else {
+            return Answer::text(StatusCode::NOT_FOUND, format!("unknown log {origin_line:?}"));
+        };
+        let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         self.check_and_cosign(&req, &new, log_key)
     }
 
