@@ -89,9 +89,64 @@ fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Witness cosignatures required before a checkpoint is published
+/// (spec/witness.md §4).
+pub struct Witnessing {
+    /// The witnesses to ask.
+    pub witnesses: crate::witnessing::Witnesses,
+    /// Whether a cosigned note meets the policy's quorum (and if not, why).
+    pub quorum: crate::witnessing::QuorumCheck,
+    /// Publish without the quorum (rollout only; counted and logged).
+    pub fail_open: bool,
+}
+
+/// The note with the cosignatures of `answers` appended.
+fn with_cosignatures(note: &[u8], answers: &[crate::witnessing::Answer]) -> Vec<u8> {
+    let Ok(mut parsed) = ledger_core::note::Note::parse(note) else {
+        return note.to_vec();
+    };
+    for a in answers {
+        if let crate::witnessing::Answer::Cosigned(sig) = a {
+            parsed.signatures.push(sig.clone());
+        }
+    }
+    parsed.to_bytes()
+}
+
+/// Asks the witnesses to cosign `note` and returns the note to publish, or
+/// `None` if the quorum is not met (and `fail_open` is off).
+async fn witnessed(w: &Witnessing, db: &LedgerDb, note: Vec<u8>, size: u64, metrics: &Metrics) -> Option<Vec<u8>> {
+    let text = match ledger_core::note::Note::parse(&note) {
+        Ok(n) => n.text,
+        Err(e) => {
+            tracing::error!("the signed checkpoint does not parse: {e}");
+            return None;
+        }
+    };
+    let answers = w.witnesses.cosign(db, &note, &text, size).await;
+    let cosigned = with_cosignatures(&note, &answers);
+    match (w.quorum)(&cosigned) {
+        Ok(()) => Some(cosigned),
+        Err(why) if w.fail_open => {
+            metrics.unwitnessed_checkpoints.inc();
+            tracing::warn!(
+                "publishing checkpoint {size} WITHOUT the witness quorum ({why}): witness_fail_open is set"
+            );
+            Some(cosigned)
+        }
+        Err(why) => {
+            metrics.witness_quorum_failures.inc();
+            tracing::error!("checkpoint {size} not published: the witness quorum is not met ({why})");
+            None
+        }
+    }
+}
+
 /// Runs until the sequencer stops (its `committed` sender is dropped).
 ///
-/// Each checkpoint is persisted in the store, then in `file` if there is one
+/// Each checkpoint is proven to extend the last published one from the stored
+/// tiles ([`provable`]), cosigned by the witnesses if a policy is set
+/// ([`Witnessing`]), persisted in the store, then in `file` if there is one
 /// ([`CheckpointFile`]), and only then published.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
@@ -103,6 +158,7 @@ pub async fn run(
     published: watch::Sender<Published>,
     interval: Duration,
     metrics: Arc<Metrics>,
+    witnessing: Option<Arc<Witnessing>>,
 ) {
     let mut last = Instant::now()
         .checked_sub(interval)
@@ -117,17 +173,37 @@ pub async fn run(
             tokio::time::sleep(interval - since).await;
         }
         let c = *committed.borrow();
-        let note = sign_checkpoint(
-            &Checkpoint::new(origin.clone(), TreeSize(c.size), c.root),
-            &signer,
-        );
-        let (db2, note2, file2) = (db.clone(), note.clone(), file.clone());
         let previous = {
             let p = published.borrow();
             (p.size, p.root)
         };
+        // Never sign (and so never ask a witness about) a tree the store does
+        // not hold, or one that does not extend the published checkpoint.
+        let db2 = db.clone();
+        let proven = tokio::task::spawn_blocking(move || provable(&db2, previous, c))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        if let Err(e) = proven {
+            metrics.checkpoint_failures.inc();
+            tracing::error!("cannot sign checkpoint at size {}: {e}", c.size);
+            tokio::time::sleep(RETRY).await;
+            continue;
+        }
+        let mut note = sign_checkpoint(
+            &Checkpoint::new(origin.clone(), TreeSize(c.size), c.root),
+            &signer,
+        );
+        if let Some(w) = &witnessing {
+            match witnessed(w, &db, note, c.size, &metrics).await {
+                Some(cosigned) => note = cosigned,
+                None => {
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            }
+        }
+        let (db2, note2, file2) = (db.clone(), note.clone(), file.clone());
         let stored = tokio::task::spawn_blocking(move || {
-            provable(&db2, previous, c)?;
             let mut b = Batch::new();
             b.put(Cf::Meta, META_CHECKPOINT, note2.clone());
             // After a failed write, the store must be reopened before it takes

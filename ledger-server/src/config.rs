@@ -31,6 +31,18 @@ pub struct ServeOptions {
     /// Shortest time between two checkpoints, in ms [default: 250].
     #[arg(long, env = "LEDGER_CHECKPOINT_INTERVAL_MS")]
     pub checkpoint_interval_ms: Option<u64>,
+    /// A witness policy (c2sp.org/tlog-policy; spec/witness-policy.md): the
+    /// witnesses to ask, with their URLs, and the quorum a checkpoint needs
+    /// before it is published [default: none, checkpoints are not cosigned].
+    #[arg(long, env = "LEDGER_WITNESS_POLICY")]
+    pub witness_policy: Option<PathBuf>,
+    /// How long one request to a witness may take, in ms [default: 3000].
+    #[arg(long, env = "LEDGER_WITNESS_TIMEOUT_MS")]
+    pub witness_timeout_ms: Option<u64>,
+    /// Publish checkpoints even without the witness quorum: for a rollout only,
+    /// counted in ledger_unwitnessed_checkpoints [default: false].
+    #[arg(long, env = "LEDGER_WITNESS_FAIL_OPEN")]
+    pub witness_fail_open: Option<bool>,
     /// Most submissions per sequencer batch (one synced commit) [default: 4096].
     #[arg(long, env = "LEDGER_MAX_BATCH")]
     pub max_batch: Option<usize>,
@@ -88,6 +100,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Connection limits.
     pub http: HttpLimits,
+    /// The witness policy file, the request timeout and fail-open, if a policy
+    /// is set; `main` reads it with the log key into `node.witnesses`.
+    pub witness_policy: Option<(PathBuf, Duration, bool)>,
 }
 
 /// The longest header or write timeout accepted.
@@ -198,7 +213,20 @@ impl ServeOptions {
                 sequencer,
                 limits,
                 checkpoint_interval: Duration::from_millis(pick!(checkpoint_interval_ms, 250)),
+                witnesses: None,
             },
+            witness_policy: self.witness_policy.or(file.witness_policy).map(|p| {
+                (
+                    p,
+                    Duration::from_millis(
+                        self.witness_timeout_ms
+                            .or(file.witness_timeout_ms)
+                            .unwrap_or(3000)
+                            .max(1),
+                    ),
+                    self.witness_fail_open.or(file.witness_fail_open).unwrap_or(false),
+                )
+            }),
         })
     }
 }

@@ -5,6 +5,7 @@
 //! - [`ledger`]: key layout, typed reads, the startup check.
 //! - [`sequencer`]: the one writer: batches, signatures, rules, one synced commit.
 //! - [`checkpointer`]: signs, persists, then publishes checkpoints.
+//! - [`witnessing`]: asks the policy's witnesses to cosign before publishing.
 //! - [`api`]: the HTTP routes.
 //! - [`listener`]: the accept loop and its connection limits.
 //! - [`node`], [`init`], [`demo`], [`config`]: assembling and running it.
@@ -22,3 +23,4 @@ pub mod node;
 pub mod sealed;
 pub mod sequencer;
 pub mod store;
+pub mod witnessing;

@@ -13,6 +13,15 @@ use prometheus_client::registry::Registry;
 
 /// A rejection's reason label.
 type Reason = [(&'static str, &'static str); 1];
+/// A witness request's labels: the witness's name and the outcome.
+type WitnessOutcome = [(&'static str, String); 2];
+/// A witness's name label.
+type WitnessName = [(&'static str, String); 1];
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn witness_latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 14))
+}
 
 /// Every metric the server exports.
 pub struct Metrics {
@@ -44,6 +53,16 @@ pub struct Metrics {
     pub sequencer_up: Gauge,
     /// Rejected submissions and requests, by reason (the API error code).
     rejections: Family<Reason, Counter>,
+    /// add-checkpoint exchanges, by witness and outcome (cosigned, failed, fork).
+    witness_requests: Family<WitnessOutcome, Counter>,
+    /// Time of one witness's exchange (both requests if it told its size).
+    witness_seconds: HistogramFamily<WitnessName>,
+    /// Checkpoints not published because the witness quorum was not met.
+    pub witness_quorum_failures: Counter,
+    /// Checkpoints published without the quorum, under `witness_fail_open`.
+    pub unwitnessed_checkpoints: Counter,
+    /// 1 if `witness_fail_open` is set (rollout only), else 0.
+    pub witness_fail_open: Gauge,
 }
 
 impl Default for Metrics {
@@ -70,6 +89,11 @@ impl Metrics {
             checkpoint_failures: Gauge::default(),
             sequencer_up: Gauge::default(),
             rejections: Family::default(),
+            witness_requests: Family::default(),
+            witness_seconds: Family::new_with_constructor(witness_latency_histogram),
+            witness_quorum_failures: Counter::default(),
+            unwitnessed_checkpoints: Counter::default(),
+            witness_fail_open: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("tree_size", "Entries stored", m.tree_size.clone());
@@ -129,6 +153,31 @@ impl Metrics {
             "Rejected submissions and requests, by reason",
             m.rejections.clone(),
         );
+        registry.register(
+            "witness_requests",
+            "add-checkpoint exchanges with witnesses, by witness and outcome (cosigned, failed, fork)",
+            m.witness_requests.clone(),
+        );
+        registry.register(
+            "witness_seconds",
+            "Time of one add-checkpoint exchange, by witness",
+            m.witness_seconds.clone(),
+        );
+        registry.register(
+            "witness_quorum_failures",
+            "Checkpoints not published because the witness quorum was not met",
+            m.witness_quorum_failures.clone(),
+        );
+        registry.register(
+            "unwitnessed_checkpoints",
+            "Checkpoints published without the witness quorum (witness_fail_open)",
+            m.unwitnessed_checkpoints.clone(),
+        );
+        registry.register(
+            "witness_fail_open",
+            "1 if checkpoints are published without the witness quorum (rollout only)",
+            m.witness_fail_open.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -142,6 +191,16 @@ impl Metrics {
     /// Records one request's time from queueing to its answer.
     pub fn observe_append_latency(&self, took: Duration) {
         self.append_latency.observe(took.as_secs_f64());
+    }
+
+    /// Records one add-checkpoint exchange with `witness`.
+    pub fn observe_witness(&self, witness: &str, outcome: &str, took: Duration) {
+        self.witness_requests
+            .get_or_create(&[("witness", witness.to_owned()), ("outcome", outcome.to_owned())])
+            .inc();
+        self.witness_seconds
+            .get_or_create(&[("witness", witness.to_owned())])
+            .observe(took.as_secs_f64());
     }
 
     /// Counts a rejection.

@@ -92,6 +92,8 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// The shortest time between two checkpoints.
     pub checkpoint_interval: Duration,
+    /// Witness cosignatures to collect before publishing (spec/witness.md §4).
+    pub witnesses: Option<crate::witnessing::WitnessPolicy>,
 }
 
 impl Default for NodeConfig {
@@ -100,6 +102,7 @@ impl Default for NodeConfig {
             sequencer: SequencerConfig::default(),
             limits: Limits::default(),
             checkpoint_interval: Duration::from_millis(250),
+            witnesses: None,
         }
     }
 }
@@ -318,6 +321,28 @@ impl Node {
             agencies.clone(),
             metrics.clone(),
         );
+        let witnessing = match &config.witnesses {
+            None => None,
+            Some(p) => {
+                metrics.witness_fail_open.set(i64::from(p.fail_open));
+                if p.fail_open {
+                    tracing::warn!(
+                        "witness_fail_open is set: checkpoints are published even without the witness quorum"
+                    );
+                }
+                let witnesses = crate::witnessing::Witnesses::new(
+                    p.endpoints.clone(),
+                    p.timeout,
+                    metrics.clone(),
+                )
+                .map_err(|e| anyhow!("the witness client: {e}"))?;
+                Some(Arc::new(checkpointer::Witnessing {
+                    witnesses,
+                    quorum: p.quorum.clone(),
+                    fail_open: p.fail_open,
+                }))
+            }
+        };
         let checkpointer = tokio::spawn(checkpointer::run(
             signer,
             file,
@@ -327,6 +352,7 @@ impl Node {
             published_tx,
             config.checkpoint_interval,
             metrics.clone(),
+            witnessing,
         ));
         Ok(Node {
             state: AppState {

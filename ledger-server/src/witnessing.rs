@@ -1,0 +1,311 @@
+//! Collecting witness cosignatures before a checkpoint is published
+//! (spec/witness.md §4; c2sp.org/tlog-witness, the client side).
+//!
+//! For each checkpoint the checkpointer signs, every witness of the policy is
+//! asked in parallel with `add-checkpoint`, from the size it last cosigned (as
+//! far as this process knows; 0 at first, learned from a `409` with
+//! `text/x.tlog.size`, then retried once). One consistency proof per old size
+//! is computed from the stored tiles and reused. A cosignature is kept only if it
+//! verifies under the witness's key in the policy. A witness that answers `409`
+//! without a size, or `422` at its own size, has cosigned another tree: a fork,
+//! logged loudly with the exchange.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ledger_core::TreeSize;
+use ledger_core::hash::Hash;
+use ledger_core::note::{CosignatureVerifier, NoteSignature, NoteVerifier};
+use ledger_core::proof::prove_consistency;
+use ledger_core::witness::{AddCheckpointRequest, SIZE_CONTENT_TYPE, parse_size};
+use tokio::sync::Mutex;
+
+use crate::ledger::LedgerDb;
+use crate::metrics::Metrics;
+
+/// The largest answer read from a witness.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// One witness to ask: its cosignature key and its submission URL prefix.
+#[derive(Clone, Debug)]
+pub struct WitnessEndpoint {
+    /// The witness's cosignature verifier key.
+    pub verifier: CosignatureVerifier,
+    /// Its submission prefix (`add-checkpoint` is appended).
+    pub url: String,
+}
+
+/// Whether a cosigned checkpoint note meets the witness policy's quorum.
+pub type QuorumCheck = Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>;
+
+/// The witness settings of a node (spec/witness.md §4).
+#[derive(Clone)]
+pub struct WitnessPolicy {
+    /// The witnesses to ask (those of the policy with a URL).
+    pub endpoints: Vec<WitnessEndpoint>,
+    /// The policy's quorum, over a cosigned note.
+    pub quorum: QuorumCheck,
+    /// How long one request to a witness may take.
+    pub timeout: Duration,
+    /// Publish without the quorum (rollout only).
+    pub fail_open: bool,
+}
+
+impl std::fmt::Debug for WitnessPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WitnessPolicy")
+            .field("endpoints", &self.endpoints)
+            .field("timeout", &self.timeout)
+            .field("fail_open", &self.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one witness answered for one checkpoint.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    /// A cosignature that verified under the witness's key.
+    Cosigned(NoteSignature),
+    /// No cosignature: down, slow, refused, or an answer that did not verify.
+    Failed(String),
+    /// The witness has cosigned another tree of this log.
+    Fork(String),
+}
+
+impl Answer {
+    /// The metrics label.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Answer::Cosigned(_) => "cosigned",
+            Answer::Failed(_) => "failed",
+            Answer::Fork(_) => "fork",
+        }
+    }
+}
+
+struct Witness {
+    endpoint: WitnessEndpoint,
+    /// The size this witness last cosigned, as far as this process knows.
+    known: Mutex<u64>,
+}
+
+/// The witnesses of the policy, and an HTTP client to ask them.
+pub struct Witnesses {
+    witnesses: Vec<Arc<Witness>>,
+    client: reqwest::Client,
+    metrics: Arc<Metrics>,
+}
+
+/// Consistency proofs of one checkpoint, one per old size, computed once.
+struct Proofs {
+    db: LedgerDb,
+    size: u64,
+    cache: Mutex<HashMap<u64, Result<Vec<Hash>, String>>>,
+}
+
+impl Proofs {
+    async fn from(&self, old: u64) -> Result<Vec<Hash>, String> {
+        if old == 0 || old == self.size {
+            return Ok(Vec::new());
+        }
+        let mut cache = self.cache.lock().await;
+        if let Some(p) = cache.get(&old) {
+            return p.clone();
+        }
+        let (db, size) = (self.db.clone(), self.size);
+        let proof = tokio::task::spawn_blocking(move || {
+            prove_consistency(TreeSize(old), TreeSize(size), &db.hash_reader())
+                .map(|p| p.path)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        cache.insert(old, proof.clone());
+        proof
+    }
+}
+
+impl Witnesses {
+    /// Witnesses to ask, each request bounded by `timeout`.
+    ///
+    /// # Errors
+    /// If the HTTP client cannot be built.
+    pub fn new(
+        endpoints: Vec<WitnessEndpoint>,
+        timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Result<Witnesses, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("ledger-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Witnesses {
+            witnesses: endpoints
+                .into_iter()
+                .map(|endpoint| {
+                    Arc::new(Witness {
+                        endpoint,
+                        known: Mutex::new(0),
+                    })
+                })
+                .collect(),
+            client,
+            metrics,
+        })
+    }
+
+    /// Asks every witness, in parallel, to cosign `note` (the signed checkpoint
+    /// of `size`, whose note text is `text`); one answer per witness, in order.
+    pub async fn cosign(&self, db: &LedgerDb, note: &[u8], text: &str, size: u64) -> Vec<Answer> {
+        let proofs = Arc::new(Proofs {
+            db: db.clone(),
+            size,
+            cache: Mutex::new(HashMap::new()),
+        });
+        let asks = self.witnesses.iter().map(|w| {
+            let (w, proofs, client) = (w.clone(), proofs.clone(), self.client.clone());
+            let (note, text) = (note.to_vec(), text.to_owned());
+            let metrics = self.metrics.clone();
+            async move {
+                let started = Instant::now();
+                let answer = ask(&client, &w, &proofs, &note, &text, size).await;
+                let name = w.endpoint.verifier.name().as_str().to_owned();
+                metrics.observe_witness(&name, answer.outcome(), started.elapsed());
+                match &answer {
+                    Answer::Fork(m) => tracing::error!(
+                        "WITNESS {name} REPORTS A FORK of this log at size {size}: {m}"
+                    ),
+                    Answer::Failed(m) => tracing::warn!("witness {name}: {m}"),
+                    Answer::Cosigned(_) => {}
+                }
+                answer
+            }
+        });
+        futures_join_all(asks).await
+    }
+}
+
+/// Runs the futures concurrently and returns their outputs in order.
+async fn futures_join_all<F: std::future::Future<Output = Answer> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<Answer> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(
+            h.await
+                .unwrap_or_else(|e| Answer::Failed(format!("internal error: {e}"))),
+        );
+    }
+    out
+}
+
+/// One witness, one checkpoint: at most two requests (the second after the
+/// witness told its size with a 409).
+async fn ask(
+    client: &reqwest::Client,
+    w: &Witness,
+    proofs: &Proofs,
+    note: &[u8],
+    text: &str,
+    size: u64,
+) -> Answer {
+    let mut known = w.known.lock().await;
+    let url = format!("{}/add-checkpoint", w.endpoint.url.trim_end_matches('/'));
+    for _ in 0..2 {
+        let old = *known;
+        if old > size {
+            return Answer::Fork(format!(
+                "it has cosigned size {old}, larger than this checkpoint's {size}"
+            ));
+        }
+        let proof = match proofs.from(old).await {
+            Ok(p) => p,
+            Err(e) => return Answer::Failed(format!("no consistency proof from {old}: {e}")),
+        };
+        let body = AddCheckpointRequest {
+            old_size: old,
+            proof,
+            checkpoint: note.to_vec(),
+        }
+        .encode();
+        let resp = match client.post(&url).body(body).send().await {
+            Ok(r) => r,
+            Err(e) => return Answer::Failed(format!("POST {url}: {e}")),
+        };
+        let status = resp.status().as_u16();
+        let sized = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == SIZE_CONTENT_TYPE);
+        let answer = match read_capped(resp).await {
+            Ok(b) => b,
+            Err(e) => return Answer::Failed(format!("POST {url}: {e}")),
+        };
+        match status {
+            200 => {
+                return match cosignature(&w.endpoint.verifier, text, &answer) {
+                    Some(sig) => {
+                        *known = size;
+                        Answer::Cosigned(sig)
+                    }
+                    None => Answer::Failed(
+                        "answered 200 without a cosignature that verifies under its key".into(),
+                    ),
+                };
+            }
+            409 if sized => match parse_size(&answer) {
+                Ok(s) if s != old => *known = s,
+                Ok(_) => return Answer::Failed(format!("409 with our own old size {old}")),
+                Err(e) => return Answer::Failed(format!("409 with a bad size body: {e}")),
+            },
+            409 => {
+                return Answer::Fork(format!(
+                    "409 without a size at old size {old}: {}",
+                    String::from_utf8_lossy(&answer).trim()
+                ));
+            }
+            422 if old == size => {
+                return Answer::Fork(format!(
+                    "422 at its own size {size}: {}",
+                    String::from_utf8_lossy(&answer).trim()
+                ));
+            }
+            _ => {
+                return Answer::Failed(format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&answer[..answer.len().min(300)]).trim()
+                ));
+            }
+        }
+    }
+    Answer::Failed("its size kept changing".into())
+}
+
+async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if out.len() + chunk.len() > MAX_ANSWER {
+            return Err(format!("an answer larger than {MAX_ANSWER} bytes"));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// The first signature line of `answer` by `verifier`'s key that verifies over
+/// `text` (c2sp.org/tlog-witness: lines by unknown keys are ignored).
+fn cosignature(verifier: &CosignatureVerifier, text: &str, answer: &[u8]) -> Option<NoteSignature> {
+    let mut note = text.as_bytes().to_vec();
+    note.push(b'\n');
+    note.extend_from_slice(answer);
+    let parsed = ledger_core::note::Note::parse(&note).ok()?;
+    parsed.signatures.into_iter().find(|s| {
+        &s.name == verifier.name()
+            && s.id == verifier.key_id()
+            && verifier.verify(text.as_bytes(), &s.signature)
+    })
+}
