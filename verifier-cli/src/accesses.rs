@@ -356,9 +356,9 @@ fn check_listing(
 /// Verifies the accesses to entry `target`'s payload (the module's doc says
 /// what that proves).
 fn examine(args: &AccessesArgs) -> Result<Examined, Problem> {
-    let (vkey, origin) = log_key(&args.key)?;
+    let trust = log_key(&args.key)?;
     let src = open_source(&args.log.log)?;
-    let cp = latest(&src, &vkey, &origin)?;
+    let cp = latest(&src, &trust)?;
     let (size, target) = (cp.checkpoint.size.0, args.index);
     if target >= size {
         return Err(unable(format!(

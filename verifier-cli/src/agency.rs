@@ -96,9 +96,9 @@ pub fn agency(
     head: Option<u64>,
     full_scan: bool,
 ) -> Outcome {
-    let (vkey, origin) = log_key(key)?;
+    let trust = log_key(key)?;
     let src = open_source(&log.log)?;
-    let cp = latest(&src, &vkey, &origin)?;
+    let cp = latest(&src, &trust)?;
     let size = cp.checkpoint.size.0;
     let reader = Authenticated::new(&src, &cp)?;
     let (claimed, source_of_head) = match head {

@@ -117,8 +117,17 @@ fn failed(m: impl Into<String>) -> Problem {
     Problem::Failed(m.into())
 }
 
+/// What a check trusts: the log's key, the origin it is named after
+/// (spec/checkpoints-and-tiles.md §1), and the witness policy if one is given.
+pub struct Trust {
+    /// The log's verifier key.
+    pub key: Ed25519Verifier,
+    /// The log's origin.
+    pub origin: Origin,
+}
+
 /// The log key and the origin it is named after (spec/checkpoints-and-tiles.md §1).
-pub fn log_key(k: &KeyArgs) -> Result<(Ed25519Verifier, Origin), Problem> {
+pub fn log_key(k: &KeyArgs) -> Result<Trust, Problem> {
     let text = match (&k.vkey, &k.vkey_file) {
         (Some(v), _) => v.clone(),
         (None, Some(f)) => std::fs::read_to_string(f)
@@ -131,7 +140,7 @@ pub fn log_key(k: &KeyArgs) -> Result<(Ed25519Verifier, Origin), Problem> {
         .map_err(|e| unable(format!("the verifier key is not valid: {e}")))?;
     let origin = Origin::new(key.name().as_str())
         .map_err(|e| unable(format!("the verifier key's name is not a log origin: {e}")))?;
-    Ok((key, origin))
+    Ok(Trust { key, origin })
 }
 
 pub fn open_source(log: &str) -> Result<Source, Problem> {
@@ -139,14 +148,10 @@ pub fn open_source(log: &str) -> Result<Source, Problem> {
 }
 
 /// Fetches and opens the latest checkpoint.
-pub fn latest(
-    src: &Source,
-    key: &Ed25519Verifier,
-    origin: &Origin,
-) -> Result<SignedCheckpoint, Problem> {
+pub fn latest(src: &Source, trust: &Trust) -> Result<SignedCheckpoint, Problem> {
     let bytes = src.checkpoint().map_err(unable)?;
     let none: [&dyn NoteVerifier; 0] = [];
-    open_checkpoint(&bytes, origin, key, &none)
+    open_checkpoint(&bytes, &trust.origin, &trust.key, &none)
         .map_err(|e| failed(format!("the log's checkpoint does not verify: {e}")))
 }
 
@@ -268,9 +273,10 @@ fn describe_entry(v: &mut Verified, bytes: &[u8]) {
 
 /// `checkpoint`.
 pub fn checkpoint(log: &LogArgs, key: &KeyArgs) -> Outcome {
-    let (key, origin) = log_key(key)?;
+    let trust = log_key(key)?;
+    let origin = trust.origin.clone();
     let src = open_source(&log.log)?;
-    let cp = latest(&src, &key, &origin)?;
+    let cp = latest(&src, &trust)?;
     let mut v = Verified::default();
     v.add("origin", "origin", json!(origin.as_str()));
     describe_checkpoint(&mut v, "", &cp);
@@ -402,7 +408,8 @@ pub fn stale(src: &Source, old: &SignedCheckpoint, new: &SignedCheckpoint) -> Pr
 
 /// `consistency --from FILE`.
 pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
-    let (key, origin) = log_key(key)?;
+    let trust = log_key(key)?;
+    let (key, origin) = (trust.key.clone(), trust.origin.clone());
     let old_bytes = std::fs::read(from).map_err(|e| unable(format!("{}: {e}", from.display())))?;
     let none: [&dyn NoteVerifier; 0] = [];
     let old = open_checkpoint(&old_bytes, &origin, &key, &none).map_err(|e| {
@@ -412,7 +419,7 @@ pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
         ))
     })?;
     let src = open_source(&log.log)?;
-    let new = latest(&src, &key, &origin)?;
+    let new = latest(&src, &trust)?;
     let hashes = extends(&src, &key, &origin, &old, &new)?;
     let mut v = Verified::default();
     describe_checkpoint(&mut v, "old ", &old);
@@ -504,9 +511,10 @@ pub fn inclusion(
     size: Option<u64>,
     attribution: &AttributionArgs,
 ) -> Outcome {
-    let (key, origin) = log_key(key)?;
+    let trust = log_key(key)?;
+    let key = trust.key.clone();
     let src = open_source(&log.log)?;
-    let cp = latest(&src, &key, &origin)?;
+    let cp = latest(&src, &trust)?;
     let top = cp.checkpoint.size.0;
     let size = size.unwrap_or(top);
     if size > top {
@@ -559,7 +567,8 @@ pub fn receipt(
     log: Option<&str>,
     attribution: &AttributionArgs,
 ) -> Outcome {
-    let (key, origin) = log_key(key)?;
+    let trust = log_key(key)?;
+    let (key, origin) = (trust.key.clone(), trust.origin.clone());
     let meta = std::fs::metadata(file).map_err(|e| unable(format!("{}: {e}", file.display())))?;
     if meta.len() > MAX_RECEIPT_BYTES as u64 {
         return Err(failed(format!(
@@ -590,7 +599,7 @@ pub fn receipt(
     let mut read = None;
     if let Some(log) = log {
         let src = open_source(log)?;
-        let new = latest(&src, &key, &origin)?;
+        let new = latest(&src, &trust)?;
         let none: [&dyn NoteVerifier; 0] = [];
         let old = open_checkpoint(&receipt.proof.checkpoint, &origin, &key, &none)
             .map_err(|e| failed(format!("the receipt's checkpoint: {e}")))?;

@@ -35,9 +35,10 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Problem> {
 
 /// `monitor --state FILE`.
 pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<&Path>) -> Outcome {
-    let (vkey, origin) = log_key(key)?;
+    let trust = log_key(key)?;
+    let (vkey, origin) = (trust.key.clone(), trust.origin.clone());
     let src = open_source(&log.log)?;
-    let new = latest(&src, &vkey, &origin)?;
+    let new = latest(&src, &trust)?;
     let mut v = Verified::default();
     if !state.exists() {
         write_atomic(state, &new.raw)?;
@@ -100,7 +101,8 @@ pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<
 /// checkpoints that do not extend each other, 1 if it does not prove it
 /// (ledger-core `evidence`, spec/evidence.md §3).
 pub fn verify_evidence(file: &Path, key: &KeyArgs) -> Outcome {
-    let (vkey, origin) = log_key(key)?;
+    let trust = log_key(key)?;
+    let (vkey, origin) = (trust.key.clone(), trust.origin.clone());
     let meta = std::fs::metadata(file).map_err(|e| unable(format!("{}: {e}", file.display())))?;
     if meta.len() > MAX_EVIDENCE_BYTES as u64 {
         return Err(failed(format!(

@@ -237,7 +237,8 @@ pub fn replay(
              every agency signature is then checked only against a registry the operator could have made up)",
         ));
     }
-    let (vkey, origin) = log_key(key)?;
+    let trust = log_key(key)?;
+    let (vkey, origin) = (trust.key.clone(), trust.origin.clone());
     let src = open_source(&log.log)?;
     let resumed = match resume {
         Some(p) => load_state(p)?,
@@ -250,7 +251,7 @@ pub fn replay(
             open_checkpoint(&r.checkpoint, &origin, &vkey, &none)
                 .map_err(|e| unable(format!("the replay state's checkpoint: {e}")))?
         }
-        None => latest(&src, &vkey, &origin)?,
+        None => latest(&src, &trust)?,
     };
     let size = cp.checkpoint.size.0;
     let anchors = TrustAnchors {

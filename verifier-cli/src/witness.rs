@@ -180,7 +180,10 @@ impl Witness {
             );
         };
         let Some(lock) = self.update.get(&origin_line) else {
-            return Answer::text(StatusCode::NOT_FOUND, format!("unknown log {origin_line:?}"));
+            return Answer::text(
+                StatusCode::NOT_FOUND,
+                format!("unknown log {origin_line:?}"),
+            );
         };
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         self.check_and_cosign(&req, &new, log_key)
