@@ -5,36 +5,7 @@
 //! parses too, with the same text, and has at least one verified signature.
 #![no_main]
 
-mod common;
+#[path = "../checks/mod.rs"]
+mod checks;
 
-use ledger_core::note::{self, Note, NoteVerifier};
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let parsed = Note::parse(data);
-    if let Ok(note) = &parsed {
-        let bytes = note.to_bytes();
-        assert_eq!(bytes, data, "Note::to_bytes is not the parsed input");
-        let again = Note::parse(&bytes).expect("re-encoded note does not parse");
-        assert_eq!(&again, note, "re-parsed note differs");
-        assert!(!note.signatures.is_empty());
-        assert!(note.text.ends_with('\n'));
-    }
-
-    let verifiers: [&dyn NoteVerifier; 3] = [
-        &*common::LOG_VERIFIER,
-        &*common::WITNESS_VERIFIER,
-        &*common::GO_VERIFIER,
-    ];
-    // With the log key alone, and with all three.
-    for keys in [&verifiers[..1], &verifiers[..]] {
-        if let Ok(opened) = note::open(data, keys) {
-            let note = parsed.as_ref().expect("open accepted a note parse rejects");
-            assert_eq!(opened.text(), note.text);
-            assert!(!opened.verified_signatures().is_empty());
-            for sig in opened.verified_signatures() {
-                assert!(opened.is_signed_by(&sig.name, sig.id));
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::note::check(data));

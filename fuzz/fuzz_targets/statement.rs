@@ -4,13 +4,7 @@
 //! its bytes, and parsing those bytes again gives an equal statement.
 #![no_main]
 
-use ledger_core::statement::Statement;
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/mod.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(st) = Statement::parse(data) {
-        assert_eq!(st.bytes(), data, "Statement::bytes is not the parsed input");
-        let again = Statement::parse(st.bytes()).expect("statement bytes do not re-parse");
-        assert_eq!(again, st);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::statement::check(data));

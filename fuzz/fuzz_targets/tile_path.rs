@@ -7,44 +7,7 @@
 //! re-encodes to exactly the input.
 #![no_main]
 
-use ledger_core::tile::{
-    EntryBundle, Tile, TilePath, encode_entry_bundle, hash_from_tile, parse_entry_bundle,
-};
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/mod.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(s) = std::str::from_utf8(data)
-        && let Ok(tp) = TilePath::parse(s)
-    {
-        assert_eq!(tp.path(), s, "TilePath::path is not the parsed input");
-        match tp {
-            TilePath::Hash(tile) => {
-                assert_eq!(Tile::parse_path(s), Ok(tile));
-                assert!(EntryBundle::parse_path(s).is_err());
-                assert!(tile.level() <= 63 && (1..=256).contains(&tile.width()));
-                if let Ok(indexes) = tile.stored_hash_indexes() {
-                    assert_eq!(indexes.len(), usize::from(tile.width()));
-                    let zeros = vec![0u8; tile.data_len()];
-                    for index in indexes {
-                        let t = Tile::for_stored_hash(index).expect("stored hash of a tile");
-                        assert_eq!((t.level(), t.index()), (tile.level(), tile.index()));
-                        assert!(t.width() <= tile.width());
-                        hash_from_tile(&tile, &zeros, index).expect("hash_from_tile");
-                    }
-                }
-            }
-            TilePath::Entries(bundle) => {
-                assert_eq!(EntryBundle::parse_path(s), Ok(bundle));
-                assert!(Tile::parse_path(s).is_err());
-                assert_eq!(bundle.hash_tile().entry_bundle(), Some(bundle));
-                let _ = bundle.parse(data);
-            }
-        }
-    }
-
-    if let Ok(entries) = parse_entry_bundle(data) {
-        assert!((1..=256).contains(&entries.len()));
-        let encoded = encode_entry_bundle(&entries).expect("re-encode entry bundle");
-        assert_eq!(encoded, data, "encode_entry_bundle is not the parsed input");
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::tile_path::check(data));

@@ -115,7 +115,13 @@ fn with_cosignatures(note: &[u8], answers: &[crate::witnessing::Answer]) -> Vec<
 
 /// Asks the witnesses to cosign `note` and returns the note to publish, or
 /// `None` if the quorum is not met (and `fail_open` is off).
-async fn witnessed(w: &Witnessing, db: &LedgerDb, note: Vec<u8>, size: u64, metrics: &Metrics) -> Option<Vec<u8>> {
+async fn witnessed(
+    w: &Witnessing,
+    db: &LedgerDb,
+    note: Vec<u8>,
+    size: u64,
+    metrics: &Metrics,
+) -> Option<Vec<u8>> {
     let text = match ledger_core::note::Note::parse(&note) {
         Ok(n) => n.text,
         Err(e) => {
@@ -136,7 +142,9 @@ async fn witnessed(w: &Witnessing, db: &LedgerDb, note: Vec<u8>, size: u64, metr
         }
         Err(why) => {
             metrics.witness_quorum_failures.inc();
-            tracing::error!("checkpoint {size} not published: the witness quorum is not met ({why})");
+            tracing::error!(
+                "checkpoint {size} not published: the witness quorum is not met ({why})"
+            );
             None
         }
     }

@@ -224,7 +224,9 @@ impl ServeOptions {
                             .unwrap_or(3000)
                             .max(1),
                     ),
-                    self.witness_fail_open.or(file.witness_fail_open).unwrap_or(false),
+                    self.witness_fail_open
+                        .or(file.witness_fail_open)
+                        .unwrap_or(false),
                 )
             }),
         })

@@ -196,7 +196,10 @@ impl Metrics {
     /// Records one add-checkpoint exchange with `witness`.
     pub fn observe_witness(&self, witness: &str, outcome: &str, took: Duration) {
         self.witness_requests
-            .get_or_create(&[("witness", witness.to_owned()), ("outcome", outcome.to_owned())])
+            .get_or_create(&[
+                ("witness", witness.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
             .inc();
         self.witness_seconds
             .get_or_create(&[("witness", witness.to_owned())])

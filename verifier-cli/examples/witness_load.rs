@@ -20,7 +20,10 @@ fn log(i: u32) -> Ed25519Signer {
     let origin = format!("bench-{i}.example.gov/log");
     let mut seed = [7u8; 32];
     seed[..4].copy_from_slice(&i.to_be_bytes());
-    Ed25519Signer::new(KeyName::new(&origin).unwrap(), SigningKey::from_bytes(&seed))
+    Ed25519Signer::new(
+        KeyName::new(&origin).unwrap(),
+        SigningKey::from_bytes(&seed),
+    )
 }
 
 fn bodies(i: u32, steps: u64) -> Vec<Vec<u8>> {
@@ -34,11 +37,17 @@ fn bodies(i: u32, steps: u64) -> Vec<Vec<u8>> {
     let mut old = 0u64;
     for step in 1..=steps {
         let size = step * 3;
-        let cp = Checkpoint::new(origin.clone(), TreeSize(size), tree_hash(TreeSize(size), &tree).unwrap());
+        let cp = Checkpoint::new(
+            origin.clone(),
+            TreeSize(size),
+            tree_hash(TreeSize(size), &tree).unwrap(),
+        );
         let proof = if old == 0 {
             Vec::new()
         } else {
-            prove_consistency(TreeSize(old), TreeSize(size), &tree).unwrap().path
+            prove_consistency(TreeSize(old), TreeSize(size), &tree)
+                .unwrap()
+                .path
         };
         out.push(
             AddCheckpointRequest {
@@ -68,8 +77,11 @@ fn main() {
             }
         }
         Some("run") => {
-            let (url, logs, steps): (String, u32, u64) =
-                (args[2].clone(), args[3].parse().unwrap(), args[4].parse().unwrap());
+            let (url, logs, steps): (String, u32, u64) = (
+                args[2].clone(),
+                args[3].parse().unwrap(),
+                args[4].parse().unwrap(),
+            );
             let prepared: Vec<Vec<Vec<u8>>> = (0..logs).map(|i| bodies(i, steps)).collect();
             let started = Instant::now();
             let threads: Vec<_> = prepared
@@ -81,8 +93,17 @@ fn main() {
                         let mut took = Vec::with_capacity(bodies.len());
                         for b in bodies {
                             let t = Instant::now();
-                            let r = client.post(format!("{url}/add-checkpoint")).body(b).send().unwrap();
-                            assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+                            let r = client
+                                .post(format!("{url}/add-checkpoint"))
+                                .body(b)
+                                .send()
+                                .unwrap();
+                            assert_eq!(
+                                r.status().as_u16(),
+                                200,
+                                "{}",
+                                r.text().unwrap_or_default()
+                            );
                             let _ = r.bytes();
                             took.push(t.elapsed());
                         }
@@ -90,7 +111,10 @@ fn main() {
                     })
                 })
                 .collect();
-            let mut all: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+            let mut all: Vec<Duration> = threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect();
             let elapsed = started.elapsed().as_secs_f64();
             all.sort();
             println!(
