@@ -8,8 +8,11 @@ mod checks;
 
 use std::path::Path;
 
+/// A fuzz target's checks on one input.
+type Check = fn(&[u8]);
+
 /// Each target with a committed corpus, and its checks.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+const TARGETS: &[(&str, Check)] = &[
     ("checkpoint", checks::checkpoint::check),
     ("entry", checks::entry::check),
     ("evidence", checks::evidence::check),
