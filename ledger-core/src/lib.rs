@@ -19,6 +19,8 @@
 //! | [`registry`] | the registry state machine (spec/registry.md) |
 //! | [`receipt`] | receipts: an entry plus c2sp.org/tlog-proof (spec/receipts.md) |
 //! | [`evidence`] | evidence of a log's misbehaviour: two checkpoints that do not extend each other (spec/evidence.md) |
+//! | [`policy`] | c2sp.org/tlog-policy: witness policies and their quorum over a cosigned checkpoint (spec/witness-policy.md) |
+//! | [`witness`] | c2sp.org/tlog-witness: the add-checkpoint request and a witness's decision (spec/witness.md) |
 //!
 //! The normative description of every format is in the repository's `spec/` folder.
 //!
@@ -65,6 +67,7 @@ pub mod evidence;
 pub mod hash;
 pub mod index;
 pub mod note;
+pub mod policy;
 pub mod proof;
 pub mod receipt;
 pub mod registry;
