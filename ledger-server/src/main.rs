@@ -145,7 +145,22 @@ async fn run_serve(opts: ServeOptions, demo_mode: bool) -> Result<()> {
     if demo_mode {
         demo::prepare(&settings.data)?;
     }
-    let node = Node::start(&settings.data, settings.node.clone())?;
+    let mut config = settings.node.clone();
+    if let Some((path, timeout, fail_open)) = &settings.witness_policy {
+        let text = std::fs::read(path)
+            .with_context(|| format!("reading the witness policy {}", path.display()))?;
+        let log = ledger_server::node::read_log_key(&settings.data)?.verifier();
+        let policy =
+            ledger_server::witnessing::WitnessPolicy::from_file(&text, &log, *timeout, *fail_open)
+                .map_err(|e| anyhow::anyhow!("the witness policy {}: {e}", path.display()))?;
+        tracing::info!(
+            "witness policy {}: {} witnesses to ask before publishing",
+            path.display(),
+            policy.endpoints.len()
+        );
+        config.witnesses = Some(policy);
+    }
+    let node = Node::start(&settings.data, config)?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;

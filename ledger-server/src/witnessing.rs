@@ -62,6 +62,66 @@ impl std::fmt::Debug for WitnessPolicy {
     }
 }
 
+impl WitnessPolicy {
+    /// The witness settings of a policy file (c2sp.org/tlog-policy;
+    /// spec/witness-policy.md) for the log `log`: every witness of the policy
+    /// with a URL is asked; the quorum is the policy's, evaluated over the
+    /// cosigned note with `log` as the log's key.
+    ///
+    /// # Errors
+    /// A policy that does not parse, or whose quorum needs witnesses it gives
+    /// no URL for, so that it could never be met.
+    pub fn from_file(
+        bytes: &[u8],
+        log: &ledger_core::note::Ed25519Verifier,
+        timeout: Duration,
+        fail_open: bool,
+    ) -> Result<WitnessPolicy, String> {
+        let policy = ledger_core::policy::Policy::parse(bytes).map_err(|e| e.to_string())?;
+        let endpoints: Vec<WitnessEndpoint> = policy
+            .witnesses()
+            .iter()
+            .filter_map(|w| {
+                w.url().and_then(|u| u.as_str()).map(|url| WitnessEndpoint {
+                    verifier: w.verifier().clone(),
+                    url: url.to_owned(),
+                })
+            })
+            .collect();
+        if policy.quorum().is_some() && endpoints.is_empty() {
+            return Err("the policy requires cosignatures but gives no witness a URL".into());
+        }
+        let origin =
+            ledger_core::checkpoint::Origin::new(log.name().as_str()).map_err(|e| e.to_string())?;
+        let log = log.clone();
+        let quorum: QuorumCheck = Arc::new(move |note: &[u8]| {
+            let e = policy
+                .evaluate_with_log(note, &origin, &log)
+                .map_err(|e| e.to_string())?;
+            if e.quorum().is_met() {
+                Ok(())
+            } else {
+                let names: Vec<String> = e
+                    .cosigners()
+                    .iter()
+                    .map(|c| String::from_utf8_lossy(c.witness.as_bytes()).into_owned())
+                    .collect();
+                Err(format!(
+                    "cosigned by {} of the policy's witnesses ({}), not enough for its quorum",
+                    names.len(),
+                    names.join(", ")
+                ))
+            }
+        });
+        Ok(WitnessPolicy {
+            endpoints,
+            quorum,
+            timeout,
+            fail_open,
+        })
+    }
+}
+
 /// What one witness answered for one checkpoint.
 #[derive(Clone, Debug)]
 pub enum Answer {
@@ -308,4 +368,33 @@ fn cosignature(verifier: &CosignatureVerifier, text: &str, answer: &[u8]) -> Opt
             && s.id == verifier.key_id()
             && verifier.verify(text.as_bytes(), &s.signature)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_core::note::{CosignatureSigner, KeyName};
+
+    #[test]
+    fn a_cosignature_line_is_read_and_checked() {
+        let signer = CosignatureSigner::new(
+            KeyName::new("w1.example").unwrap(),
+            ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
+        );
+        let text = "example.gov/log\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        let line = signer
+            .sign(text.as_bytes(), 1_800_000_000)
+            .unwrap()
+            .to_line();
+        let got = cosignature(&signer.verifier(), text, line.as_bytes());
+        assert!(got.is_some(), "{line}");
+        assert!(
+            cosignature(
+                &signer.verifier(),
+                "other\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                line.as_bytes()
+            )
+            .is_none()
+        );
+    }
 }

@@ -5,16 +5,15 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::binary;
+use common::{WitnessProcess, binary};
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use ledger_core::TreeSize;
 use ledger_core::checkpoint::{Checkpoint, Origin, sign_checkpoint};
@@ -24,63 +23,6 @@ use ledger_core::tree::{MemoryTree, tree_hash};
 use ledger_core::witness::{AddCheckpointRequest, monitoring_path};
 
 const ORIGIN: &str = "witness-test.example.gov/log";
-
-struct WitnessProcess {
-    child: Child,
-    url: String,
-}
-
-impl WitnessProcess {
-    fn start(data: &Path, key: &Path, log_vkey: &str) -> WitnessProcess {
-        let mut child = Command::new(binary("ledger-verify"))
-            .args([
-                "witness",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--log",
-                log_vkey,
-            ])
-            .arg("--data")
-            .arg(data)
-            .arg("--key")
-            .arg(key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting the witness");
-        let err = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let url = loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("the witness did not start");
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break format!("http://{}", rest.trim());
-            }
-        };
-        std::thread::spawn(move || while rx.recv().is_ok() {});
-        WitnessProcess { child, url }
-    }
-
-    fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for WitnessProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn log_signer() -> Ed25519Signer {
     Ed25519Signer::new(
@@ -135,7 +77,7 @@ fn post(client: &reqwest::blocking::Client, url: &str, body: Vec<u8>) -> (u16, S
 /// "cosignature/v1\ntime <T>\n" ‖ the note text. Returns T.
 fn check_cosignature(line: &str, vkey: &str, text: &str) -> u64 {
     use sha2::Digest as _;
-    let parts: Vec<&str> = vkey.split('+').collect();
+    let parts: Vec<&str> = vkey.splitn(3, '+').collect();
     let (name, key) = (parts[0], STANDARD.decode(parts[2]).unwrap());
     assert_eq!(key[0], 0x04, "a cosignature key");
     let key = VerifyingKey::from_bytes(&key[1..].try_into().unwrap()).unwrap();

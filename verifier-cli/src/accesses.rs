@@ -742,6 +742,8 @@ mod tests {
             key: KeyArgs {
                 vkey: Some(vkey.into()),
                 vkey_file: None,
+                policy: None,
+                max_age: None,
             },
             index,
             scan,

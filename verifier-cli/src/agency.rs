@@ -179,5 +179,6 @@ pub fn agency(
     v.add("entries", "count", json!(listed.len()));
     v.add("guarantee", "guarantee", json!(guarantee));
     v.set("entries", Value::Array(listed));
+    trust.describe(&mut v);
     Ok(v)
 }

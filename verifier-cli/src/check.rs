@@ -4,13 +4,14 @@
 
 use std::cell::RefCell;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ledger_core::checkpoint::{Origin, SignedCheckpoint, open_checkpoint};
 use ledger_core::entry::Entry;
 use ledger_core::evidence::{Evidence, Misbehaviour, NotProven, Verdict, full_consistency_path};
 use ledger_core::hash::{Hash, leaf_hash};
 use ledger_core::note::{Ed25519Verifier, NoteVerifier};
+use ledger_core::policy::{Policy, QuorumStatus};
 use ledger_core::proof::prove_inclusion;
 use ledger_core::receipt::{MAX_RECEIPT_BYTES, Receipt};
 use ledger_core::statement::Statement;
@@ -124,23 +125,150 @@ pub struct Trust {
     pub key: Ed25519Verifier,
     /// The log's origin.
     pub origin: Origin,
+    /// The witness policy and the oldest quorum time accepted (`--max-age`).
+    policy: Option<(Policy, Option<Duration>)>,
+    /// What the policy checks found, for the report.
+    witnessed: RefCell<Vec<String>>,
 }
 
-/// The log key and the origin it is named after (spec/checkpoints-and-tiles.md §1).
+/// `--max-age`: a number and a unit, `s`, `m`, `h` or `d`.
+///
+/// # Errors
+/// Anything else.
+pub fn parse_age(s: &str) -> Result<Duration, String> {
+    let unit = s
+        .chars()
+        .last()
+        .ok_or("an age such as 90s, 10m, 2h or 1d")?;
+    let secs = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err("an age such as 90s, 10m, 2h or 1d".into()),
+    };
+    let n = ledger_core::index::parse_canonical_u64(&s[..s.len() - 1])
+        .ok_or("an age such as 90s, 10m, 2h or 1d")?;
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| "too large".into())
+}
+
+impl Trust {
+    /// Checks a signed checkpoint against the witness policy, if there is one
+    /// (spec/witness-policy.md §4): its quorum must be met and, with
+    /// `--max-age`, its freshness time recent enough. `what` names the
+    /// checkpoint in messages.
+    ///
+    /// # Errors
+    /// [`Problem::Unable`]: a checkpoint without the quorum, or too old, is not
+    /// one this verifier may rely on, but proves nothing against the log.
+    pub fn witnessed(&self, note: &[u8], what: &str) -> Result<(), Problem> {
+        let Some((policy, max_age)) = &self.policy else {
+            return Ok(());
+        };
+        let e = policy
+            .evaluate_with_log(note, &self.origin, &self.key)
+            .map_err(|e| failed(format!("{what}: {e}")))?;
+        let names: Vec<String> = e
+            .cosigners()
+            .iter()
+            .map(|c| String::from_utf8_lossy(c.witness.as_bytes()).into_owned())
+            .collect();
+        let freshness = match e.quorum() {
+            QuorumStatus::NotMet => {
+                return Err(unable(format!(
+                    "{what} is not cosigned by the witness policy's quorum (valid cosignatures from: {}); \
+                     it is not accepted under --policy",
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                )));
+            }
+            QuorumStatus::NotRequired => None,
+            QuorumStatus::Met { freshness_time } => Some(freshness_time),
+        };
+        if let Some(max) = max_age {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let Some(t) = freshness else {
+                return Err(unable(format!(
+                    "{what}: the policy requires no cosignature, so nothing attests its age (--max-age)"
+                )));
+            };
+            let age = now.saturating_sub(t);
+            if age > max.as_secs() {
+                return Err(unable(format!(
+                    "{what} is stale: its witness quorum last vouched for it {age} s ago, more than --max-age ({} s)",
+                    max.as_secs()
+                )));
+            }
+        }
+        self.witnessed.borrow_mut().push(match freshness {
+            Some(t) => format!(
+                "{what}: quorum met, cosigned by {} (quorum time {t})",
+                names.join(", ")
+            ),
+            None => format!("{what}: the policy requires no cosignature"),
+        });
+        Ok(())
+    }
+
+    /// Adds what the witness policy checked to `v`.
+    pub fn describe(&self, v: &mut Verified) {
+        let text = if self.policy.is_none() {
+            "none given: whether others see this same log, and how fresh its checkpoint is, \
+             are not checked (give --policy)"
+                .to_owned()
+        } else {
+            self.witnessed.borrow().join("; ")
+        };
+        v.add("witness policy", "witness_policy", json!(text));
+    }
+}
+
+/// The log key and the origin it is named after (spec/checkpoints-and-tiles.md
+/// §1), from --vkey, --vkey-file or the policy's `log` line, and the policy.
 pub fn log_key(k: &KeyArgs) -> Result<Trust, Problem> {
-    let text = match (&k.vkey, &k.vkey_file) {
-        (Some(v), _) => v.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f)
+    let policy = match &k.policy {
+        None => None,
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).map_err(|e| unable(format!("{}: {e}", path.display())))?;
+            let p = Policy::parse(&bytes)
+                .map_err(|e| unable(format!("the witness policy {}: {e}", path.display())))?;
+            Some((p, k.max_age))
+        }
+    };
+    let text = match (&k.vkey, &k.vkey_file, &policy) {
+        (Some(v), _, _) => v.clone(),
+        (None, Some(f), _) => std::fs::read_to_string(f)
             .map_err(|e| unable(format!("{}: {e}", f.display())))?
             .trim()
             .to_owned(),
-        (None, None) => return Err(unable("give --vkey or --vkey-file")),
+        (None, None, Some((p, _))) => match p.logs() {
+            [one] => one.verifier().to_vkey(),
+            _ => {
+                return Err(unable(
+                    "the policy names no log, or several: give the log's key with --vkey",
+                ));
+            }
+        },
+        (None, None, None) => return Err(unable("give --vkey, --vkey-file or --policy")),
     };
     let key = Ed25519Verifier::from_vkey(&text)
         .map_err(|e| unable(format!("the verifier key is not valid: {e}")))?;
     let origin = Origin::new(key.name().as_str())
         .map_err(|e| unable(format!("the verifier key's name is not a log origin: {e}")))?;
-    Ok(Trust { key, origin })
+    Ok(Trust {
+        key,
+        origin,
+        policy,
+        witnessed: RefCell::new(Vec::new()),
+    })
 }
 
 pub fn open_source(log: &str) -> Result<Source, Problem> {
@@ -151,8 +279,10 @@ pub fn open_source(log: &str) -> Result<Source, Problem> {
 pub fn latest(src: &Source, trust: &Trust) -> Result<SignedCheckpoint, Problem> {
     let bytes = src.checkpoint().map_err(unable)?;
     let none: [&dyn NoteVerifier; 0] = [];
-    open_checkpoint(&bytes, &trust.origin, &trust.key, &none)
-        .map_err(|e| failed(format!("the log's checkpoint does not verify: {e}")))
+    let cp = open_checkpoint(&bytes, &trust.origin, &trust.key, &none)
+        .map_err(|e| failed(format!("the log's checkpoint does not verify: {e}")))?;
+    trust.witnessed(&bytes, "the log's checkpoint")?;
+    Ok(cp)
 }
 
 /// A [`HashReader`] over authenticated tiles that remembers why a read failed.
@@ -281,6 +411,7 @@ pub fn checkpoint(log: &LogArgs, key: &KeyArgs) -> Outcome {
     v.add("origin", "origin", json!(origin.as_str()));
     describe_checkpoint(&mut v, "", &cp);
     v.add("root (hex)", "root_hex", json!(cp.checkpoint.root.to_hex()));
+    trust.describe(&mut v);
     Ok(v)
 }
 
@@ -425,6 +556,7 @@ pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
     describe_checkpoint(&mut v, "old ", &old);
     describe_checkpoint(&mut v, "new ", &new);
     v.add("proof hashes", "proof_hashes", json!(hashes));
+    trust.describe(&mut v);
     Ok(v)
 }
 
@@ -557,6 +689,7 @@ pub fn inclusion(
         }
         Err(_) => {}
     }
+    trust.describe(&mut v);
     Ok(v)
 }
 
@@ -582,6 +715,7 @@ pub fn receipt(
     let verified = receipt
         .verify(&origin, &key)
         .map_err(|e| failed(format!("the receipt does not verify: {e}")))?;
+    trust.witnessed(&receipt.proof.checkpoint, "the receipt's checkpoint")?;
     let mut v = Verified::default();
     v.add("index", "index", json!(verified.entry.index.0));
     v.add("leaf hash", "leaf_hash", json!(verified.leaf_hash.to_hex()));
@@ -615,6 +749,7 @@ pub fn receipt(
         attribution,
         read.as_ref().map(|(src, cp)| (src, cp, &key)),
     )?;
+    trust.describe(&mut v);
     Ok(v)
 }
 
@@ -634,6 +769,17 @@ mod tests {
         }
         let src = Source::open(dir.path().to_str().unwrap()).unwrap();
         (dir, src)
+    }
+
+    #[test]
+    fn max_age_is_a_number_and_a_unit() {
+        assert_eq!(parse_age("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_age("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_age("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_age("1d"), Ok(Duration::from_secs(86_400)));
+        for bad in ["", "s", "10", "01m", "1.5h", "-1s", "10 m", "1w"] {
+            assert!(parse_age(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -42,13 +42,22 @@ pub struct KeyArgs {
     /// The log's verifier key, `name+keyid+base64` (its name is the log's origin).
     #[arg(
         long,
-        required_unless_present = "vkey_file",
+        required_unless_present_any = ["vkey_file", "policy"],
         conflicts_with = "vkey_file"
     )]
     pub vkey: Option<String>,
     /// A file holding the verifier key.
     #[arg(long)]
     pub vkey_file: Option<std::path::PathBuf>,
+    /// A witness policy file (c2sp.org/tlog-policy; spec/witness-policy.md):
+    /// every checkpoint used must carry cosignatures meeting its quorum. Its
+    /// `log` line gives the log's key when --vkey is not given.
+    #[arg(long)]
+    pub policy: Option<std::path::PathBuf>,
+    /// With --policy: the quorum's cosignatures must be at most this old
+    /// (e.g. 90s, 10m, 2h, 1d).
+    #[arg(long, requires = "policy", value_parser = check::parse_age)]
+    pub max_age: Option<std::time::Duration>,
 }
 
 /// A log to read.

@@ -49,6 +49,7 @@ pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<
             "root",
             json!(new.checkpoint.root.to_base64()),
         );
+        trust.describe(&mut v);
         return Ok(v);
     }
     let old_bytes =
@@ -70,6 +71,7 @@ pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<
             v.add("size", "size", json!(new.checkpoint.size.0));
             v.add("root", "root", json!(new.checkpoint.root.to_base64()));
             v.add("consistent", "consistent", json!(true));
+            trust.describe(&mut v);
             Ok(v)
         }
         Ok(Relation::Stale) => Err(unable(format!(

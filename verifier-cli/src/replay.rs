@@ -412,6 +412,7 @@ pub fn replay(
             "checked",
             json!("tree only (--generic): every tile and the root"),
         );
+        trust.describe(&mut v);
         return Ok(v);
     }
     let used = registry
@@ -459,5 +460,6 @@ pub fn replay(
         );
     }
     v.set("agencies", Value::Object(table));
+    trust.describe(&mut v);
     Ok(v)
 }

@@ -245,7 +245,7 @@ impl Witness {
         Answer {
             status: StatusCode::OK,
             content_type: "text/plain; charset=utf-8",
-            body: format!("{}\n", cosignature.to_line()).into_bytes(),
+            body: cosignature.to_line().into_bytes(),
         }
     }
 

@@ -163,3 +163,61 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A running `ledger-verify witness serve` (spec/witness.md), on a free port.
+pub struct WitnessProcess {
+    pub child: Child,
+    pub url: String,
+}
+
+impl WitnessProcess {
+    /// Starts a witness trusting `log_vkey`, keeping its state in `data`.
+    pub fn start(data: &Path, key: &Path, log_vkey: &str) -> WitnessProcess {
+        WitnessProcess::start_on(data, key, log_vkey, "127.0.0.1:0")
+    }
+
+    /// As [`WitnessProcess::start`], listening on `listen`.
+    pub fn start_on(data: &Path, key: &Path, log_vkey: &str, listen: &str) -> WitnessProcess {
+        let mut child = Command::new(binary("ledger-verify"))
+            .args(["witness", "serve", "--listen", listen, "--log", log_vkey])
+            .arg("--data")
+            .arg(data)
+            .arg("--key")
+            .arg(key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the witness");
+        let err = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("the witness did not start");
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break format!("http://{}", rest.trim());
+            }
+        };
+        std::thread::spawn(move || while rx.recv().is_ok() {});
+        WitnessProcess { child, url }
+    }
+
+    /// SIGKILL.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WitnessProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
