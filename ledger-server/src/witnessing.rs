@@ -375,26 +375,133 @@ mod tests {
     use super::*;
     use ledger_core::note::{CosignatureSigner, KeyName};
 
+    fn signer(name: &str, seed: u8) -> CosignatureSigner {
+        CosignatureSigner::new(
+            KeyName::new(name).unwrap(),
+            ed25519_dalek::SigningKey::from_bytes(&[seed; 32]),
+        )
+    }
+
     #[test]
     fn a_cosignature_line_is_read_and_checked() {
-        let signer = CosignatureSigner::new(
-            KeyName::new("w1.example").unwrap(),
-            ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
-        );
+        let signer = signer("w1.example", 5);
         let text = "example.gov/log\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
         let line = signer
             .sign(text.as_bytes(), 1_800_000_000)
             .unwrap()
             .to_line();
-        let got = cosignature(&signer.verifier(), text, line.as_bytes());
-        assert!(got.is_some(), "{line}");
-        assert!(
-            cosignature(
-                &signer.verifier(),
-                "other\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
-                line.as_bytes()
+        assert!(cosignature(&signer.verifier(), text, line.as_bytes()).is_some());
+        let other = "other\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        assert!(cosignature(&signer.verifier(), other, line.as_bytes()).is_none());
+    }
+
+    /// A witness that misbehaves in the way its path names.
+    async fn mock(
+        axum::extract::Path(mode): axum::extract::Path<String>,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        let req = AddCheckpointRequest::parse(&body).unwrap();
+        let text = ledger_core::note::Note::parse(&req.checkpoint)
+            .unwrap()
+            .text;
+        let good = signer("good.example", 1);
+        match mode.as_str() {
+            "good" => good
+                .sign(text.as_bytes(), 1_800_000_000)
+                .unwrap()
+                .to_line()
+                .into_response(),
+            "impostor" => signer("good.example", 9)
+                .sign(text.as_bytes(), 1_800_000_000)
+                .unwrap()
+                .to_line()
+                .into_response(),
+            "error" => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
+            "busy" => (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response(),
+            "slow" => {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                good.sign(text.as_bytes(), 1)
+                    .unwrap()
+                    .to_line()
+                    .into_response()
+            }
+            "forked" => (StatusCode::CONFLICT, "another root").into_response(),
+            "sized" if req.old_size == 0 => (
+                StatusCode::CONFLICT,
+                [(axum::http::header::CONTENT_TYPE, SIZE_CONTENT_TYPE)],
+                "3\n",
             )
-            .is_none()
+                .into_response(),
+            "sized" => good
+                .sign(text.as_bytes(), 1_800_000_000)
+                .unwrap()
+                .to_line()
+                .into_response(),
+            _ => StatusCode::NOT_FOUND.into_response(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_kind_of_witness_answer_gets_its_outcome() {
+        let app = axum::Router::new().route("/{mode}/add-checkpoint", axum::routing::post(mock));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let good = signer("good.example", 1).verifier();
+        let modes = [
+            "good", "impostor", "error", "busy", "slow", "forked", "sized", "down",
+        ];
+        let endpoints = modes
+            .iter()
+            .map(|m| WitnessEndpoint {
+                verifier: good.clone(),
+                url: if *m == "down" {
+                    "http://127.0.0.1:9".into()
+                } else {
+                    format!("{base}/{m}")
+                },
+            })
+            .collect();
+        let w = Witnesses::new(
+            endpoints,
+            Duration::from_millis(500),
+            Arc::new(Metrics::new()),
+        )
+        .unwrap();
+        let origin = ledger_core::checkpoint::Origin::new("example.gov/log").unwrap();
+        let log = ledger_core::note::Ed25519Signer::new(
+            origin.key_name(),
+            ed25519_dalek::SigningKey::from_bytes(&[2; 32]),
         );
+        let root = ledger_core::tree::tree_hash(TreeSize(3), &{
+            let mut t = ledger_core::tree::MemoryTree::new();
+            for i in 0..3u8 {
+                t.append(&[i]);
+            }
+            t
+        })
+        .unwrap();
+        let cp = ledger_core::checkpoint::Checkpoint::new(origin, TreeSize(3), root);
+        let note = ledger_core::checkpoint::sign_checkpoint(&cp, &log);
+        let text = cp.to_body();
+        let db = LedgerDb::without_keys(Arc::new(crate::store::MemStore::new()));
+        let answers = w.cosign(&db, &note, &text, 3).await;
+        let kinds: Vec<&str> = answers.iter().map(Answer::outcome).collect();
+        assert_eq!(
+            kinds,
+            [
+                "cosigned", "failed", "failed", "failed", "failed", "fork", "cosigned", "failed"
+            ],
+            "{answers:?}"
+        );
+        let why = |i: usize| match &answers[i] {
+            Answer::Failed(m) | Answer::Fork(m) => m.clone(),
+            Answer::Cosigned(_) => String::new(),
+        };
+        assert!(why(1).contains("verifies"), "{}", why(1));
+        assert!(why(2).contains("500"), "{}", why(2));
+        assert!(why(3).contains("429"), "{}", why(3));
     }
 }
