@@ -286,6 +286,83 @@ fn checkpoints_are_published_only_with_a_witness_quorum() {
                 && l.contains("outcome=\"fork\"")),
         "the witnesses' fork reports are not counted:\n{metrics}"
     );
+    // A monitor with the policy compares the log with each witness's latest
+    // cosigned checkpoint: A is consistent with them.
+    let state = dir.path().join("monitor.state");
+    let (code, v) = verify(&[
+        "monitor",
+        "--log",
+        &a.url,
+        "--policy",
+        p,
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{v}");
+    let views = v["witness_views"].to_string();
+    assert!(views.contains("consistent with the log's"), "{v}");
+    // B, restarted with witness_fail_open, publishes its fork without a quorum.
+    // A monitor that accepts it (a policy with `quorum none` and the same
+    // witnesses) proves the fork from a witness's view, with evidence.
+    b.stop();
+    let b = Server::start(
+        &[
+            "serve",
+            "--data",
+            fork.to_str().unwrap(),
+            "--witness-policy",
+            policy_file.to_str().unwrap(),
+            "--witness-timeout-ms",
+            "2000",
+            "--witness-fail-open",
+            "true",
+        ],
+        dir.path(),
+    );
+    let b_note = published_at_least(&b, cosigned + 5);
+    let lenient = dir.path().join("lenient.txt");
+    let text = std::fs::read_to_string(&policy_file).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("group") && !l.starts_with("quorum"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "quorum none\n";
+    std::fs::write(&lenient, text).unwrap();
+    let b_state = dir.path().join("b.state");
+    let (code, v) = verify(&[
+        "monitor",
+        "--log",
+        &b.url,
+        "--policy",
+        lenient.to_str().unwrap(),
+        "--state",
+        b_state.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{v}\nB: {b_note}");
+    assert!(
+        v["problem"].as_str().unwrap().starts_with("FORK: witness"),
+        "{v}"
+    );
+    let evidence = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("evidence-witness-")
+        })
+        .expect("evidence written");
+    let (code, v) = verify(&[
+        "evidence",
+        "verify",
+        evidence.to_str().unwrap(),
+        "--vkey",
+        &log_vkey,
+    ]);
+    assert_eq!(code, 0, "the evidence proves the fork: {v}");
+
     // Evidence of it is kept by the witnesses that refused.
     let kept: usize = ws
         .iter()

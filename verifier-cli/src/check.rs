@@ -217,6 +217,24 @@ impl Trust {
         Ok(())
     }
 
+    /// The witnesses of the policy that have a URL: (name in the policy, URL).
+    pub fn witness_urls(&self) -> Vec<(String, String)> {
+        let Some((policy, _)) = &self.policy else {
+            return Vec::new();
+        };
+        policy
+            .witnesses()
+            .iter()
+            .filter_map(|w| {
+                let url = w.url()?.as_str()?.to_owned();
+                Some((
+                    String::from_utf8_lossy(w.name().as_bytes()).into_owned(),
+                    url,
+                ))
+            })
+            .collect()
+    }
+
     /// Adds what the witness policy checked to `v`.
     pub fn describe(&self, v: &mut Verified) {
         let text = if self.policy.is_none() {

@@ -33,6 +33,77 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Problem> {
     statefile::write_atomic(path, data).map_err(|e| unable(format!("{}: {e}", path.display())))
 }
 
+/// With a policy: fetches each witness's latest cosigned checkpoint of this log
+/// from its monitoring path (spec/witness.md §3) and relates it to the log's
+/// `new` one. A witness that has cosigned a tree the log's does not extend (or
+/// the other way round) is a fork, proven by evidence written as for the log's
+/// own checkpoints; a witness that cannot be read is noted, not a failure.
+fn compare_with_witnesses(
+    src: &crate::source::Source,
+    trust: &crate::check::Trust,
+    new: &ledger_core::checkpoint::SignedCheckpoint,
+    state: &Path,
+    evidence_out: Option<&Path>,
+    v: &mut Verified,
+) -> Result<(), Problem> {
+    let mut seen = Vec::new();
+    for (name, url) in trust.witness_urls() {
+        let path = ledger_core::witness::monitoring_path(trust.origin.as_str());
+        let fetched = crate::source::Source::open(&url)
+            .and_then(|w| w.fetch(&path, crate::source::MAX_CHECKPOINT));
+        let bytes = match fetched {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                seen.push(format!("{name}: has cosigned nothing of this log yet"));
+                continue;
+            }
+            Err(e) => {
+                seen.push(format!("{name}: could not be read ({e})"));
+                continue;
+            }
+        };
+        let Ok(theirs) = open(&bytes, &trust.origin, &trust.key) else {
+            seen.push(format!("{name}: serves a checkpoint not signed by the log"));
+            continue;
+        };
+        match relate(src, &trust.key, &trust.origin, &theirs, new) {
+            Ok(Relation::Extends(_)) => seen.push(format!(
+                "{name}: its size {} is consistent with the log's",
+                theirs.checkpoint.size.0
+            )),
+            Ok(Relation::Stale) => seen.push(format!(
+                "{name}: has cosigned size {}, larger than the {} the log serves here (consistent: this view of the log is behind)",
+                theirs.checkpoint.size.0, new.checkpoint.size.0
+            )),
+            Err(Divergence::Fork(fork)) => {
+                let (evidence, proven) = *fork;
+                let out: PathBuf = match evidence_out {
+                    Some(p) => p.to_path_buf(),
+                    None => state.with_file_name(format!(
+                        "evidence-witness-{}.json",
+                        evidence.observed_at_unix
+                    )),
+                };
+                write_atomic(&out, evidence.to_json().as_bytes())?;
+                return Err(failed(format!(
+                    "FORK: witness {name} has cosigned another tree of this log: {proven}; evidence written to {}; the state file is unchanged",
+                    out.display()
+                )));
+            }
+            Err(Divergence::Unchecked(p)) => {
+                let m = match p {
+                    Problem::Unable(m) | Problem::Failed(m) => m,
+                };
+                seen.push(format!("{name}: could not be compared ({m})"));
+            }
+        }
+    }
+    if !seen.is_empty() {
+        v.add("witnesses' views", "witness_views", json!(seen));
+    }
+    Ok(())
+}
+
 /// `monitor --state FILE`.
 pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<&Path>) -> Outcome {
     let trust = log_key(key)?;
@@ -41,6 +112,7 @@ pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<
     let new = latest(&src, &trust)?;
     let mut v = Verified::default();
     if !state.exists() {
+        compare_with_witnesses(&src, &trust, &new, state, evidence_out, &mut v)?;
         write_atomic(state, &new.raw)?;
         v.add("first run", "first_run", json!(true));
         v.add("remembered size", "size", json!(new.checkpoint.size.0));
@@ -62,6 +134,7 @@ pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<
     })?;
     match relate(&src, &vkey, &origin, &old, &new) {
         Ok(Relation::Extends(_)) => {
+            compare_with_witnesses(&src, &trust, &new, state, evidence_out, &mut v)?;
             write_atomic(state, &new.raw)?;
             v.add(
                 "previous size",
