@@ -198,6 +198,63 @@ fn checkpoints_are_published_only_with_a_witness_quorum() {
             .starts_with("the receipt's checkpoint: quorum met"),
         "{v}"
     );
+    // The agency client accepts a receipt under the policy only with its quorum.
+    let ak = dir.path().join("city.key");
+    let out = run_ok(
+        Command::new(binary("agency-client"))
+            .args(["keygen", "--out"])
+            .arg(&ak),
+    );
+    let pubkey = field(&out, "public key:");
+    let client = |args: &[&str]| {
+        Command::new(binary("agency-client"))
+            .args(args)
+            .args(["--server", &server.url, "--vkey", &log_vkey, "--policy", p])
+            .output()
+            .unwrap()
+    };
+    let authority = data.join("authority.key");
+    let reg = client(&[
+        "register",
+        "--agency",
+        "city",
+        "--name",
+        "City",
+        "--agency-pubkey",
+        &pubkey,
+        "--authority-key",
+        authority.to_str().unwrap(),
+        "--wait",
+    ]);
+    assert!(
+        reg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reg.stderr)
+    );
+    let sub = client(&[
+        "submit",
+        "--key",
+        ak.to_str().unwrap(),
+        "--agency",
+        "city",
+        "--type",
+        "decision.permit.granted",
+        "--channel",
+        "G2C",
+        "--object",
+        r#"{"outcome":"granted"}"#,
+        "--wait",
+    ]);
+    assert!(
+        sub.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sub.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&sub.stdout).contains("witness policy"),
+        "{}",
+        String::from_utf8_lossy(&sub.stdout)
+    );
     // Without --policy the report says what was not checked.
     let (code, v) = verify(&["checkpoint", "--log", &server.url, "--vkey", &log_vkey]);
     assert_eq!(code, 0);

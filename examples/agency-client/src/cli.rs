@@ -104,6 +104,11 @@ pub struct ServerArgs {
     /// the `vkey` of GET /v1/log; a careful agency gets it out of band).
     #[arg(long, env = "LEDGER_VKEY")]
     pub vkey: Option<String>,
+    /// A witness policy (c2sp.org/tlog-policy; spec/witness-policy.md): a
+    /// receipt is accepted only if its checkpoint carries the policy's quorum of
+    /// witness cosignatures.
+    #[arg(long, env = "LEDGER_WITNESS_POLICY")]
+    pub policy: Option<PathBuf>,
     /// Seconds to wait for each answer.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -91,6 +91,8 @@ pub struct LogParams {
     /// `--vkey`): a receipt checked with it shows only that the server is
     /// consistent with itself, not that its log is the one the agency trusts.
     pub vkey_from_server: bool,
+    /// The witness policy a receipt's checkpoint must meet (`--policy`).
+    pub policy: Option<ledger_core::policy::Policy>,
 }
 
 impl std::fmt::Debug for LogParams {
@@ -171,10 +173,22 @@ pub async fn resolve_log(
         }
         None => None,
     };
+    let policy = match &server.policy {
+        None => None,
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading the witness policy {}", path.display()))?;
+            Some(
+                ledger_core::policy::Policy::parse(&bytes)
+                    .with_context(|| format!("the witness policy {}", path.display()))?,
+            )
+        }
+    };
     Ok(LogParams {
         origin,
         vkey,
         vkey_from_server,
+        policy,
     })
 }
 
@@ -324,6 +338,21 @@ pub fn verify_receipt(
     if verified.entry.signature != signed.signature {
         bail!("the receipt's entry holds a different signature than the one sent");
     }
+    if let Some(policy) = &log.policy {
+        let (vkey, _) = log.vkey.as_ref().context("no log verifier key")?;
+        let key = ledger_core::note::Ed25519Verifier::from_vkey(vkey)
+            .context("the log's verifier key")?;
+        let e = policy
+            .evaluate_with_log(&receipt.proof.checkpoint, &log.origin, &key)
+            .context("evaluating the receipt's checkpoint under the witness policy")?;
+        if !e.quorum().is_met() {
+            bail!(
+                "the receipt's checkpoint is not cosigned by the witness policy's quorum \
+                 ({} of its witnesses cosigned); not accepted under --policy",
+                e.cosigners().len()
+            );
+        }
+    }
     Ok(verified.checkpoint.size.0)
 }
 
@@ -399,8 +428,13 @@ pub async fn send_signed(
         )
     } else {
         format!(
-            "receipt verified (entry {} under the signed checkpoint of size {size})",
-            appended.index
+            "receipt verified (entry {} under the signed checkpoint of size {size}{})",
+            appended.index,
+            if log.policy.is_some() {
+                ", cosigned by the witness policy's quorum"
+            } else {
+                ""
+            }
         )
     };
     let status = match &send.receipt_out {
