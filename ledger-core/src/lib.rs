@@ -66,6 +66,7 @@ pub mod entry;
 pub mod evidence;
 pub mod hash;
 pub mod index;
+mod lines;
 pub mod note;
 pub mod policy;
 pub mod proof;

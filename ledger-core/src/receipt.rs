@@ -26,6 +26,7 @@ use crate::entry::{
 };
 use crate::hash::{Hash, leaf_hash};
 use crate::index::{LeafIndex, parse_canonical_u64};
+use crate::lines::{self, Lines};
 use crate::note::NoteVerifier;
 use crate::proof::{InclusionProof, MAX_PROOF_HASHES, ProofError};
 use crate::statement::{Statement, StatementError};
@@ -124,14 +125,7 @@ impl TlogProof {
             out.push_str(&format!("extra {}\n", STANDARD.encode(extra)));
         }
         out.push_str(&format!("index {}\n", self.index));
-        for h in &self.path {
-            out.push_str(&h.to_base64());
-            out.push('\n');
-        }
-        out.push('\n');
-        let mut out = out.into_bytes();
-        out.extend_from_slice(&self.checkpoint);
-        out
+        lines::encode(out, &self.path, &self.checkpoint)
     }
 
     /// Parses a proof strictly: the exact header, an optional canonical-base64
@@ -144,17 +138,8 @@ impl TlogProof {
         if bytes.len() > MAX_RECEIPT_BYTES {
             return Err(ReceiptError::TooLarge(bytes.len()));
         }
-        let mut rest = bytes;
-        let mut next_line = |what: &str| -> Result<&str, ReceiptError> {
-            let nl = rest
-                .iter()
-                .position(|&b| b == b'\n')
-                .ok_or_else(|| format_err(format!("missing newline after {what}")))?;
-            let line = std::str::from_utf8(&rest[..nl])
-                .map_err(|_| format_err(format!("{what} is not UTF-8")))?;
-            rest = &rest[nl + 1..];
-            Ok(line)
-        };
+        let mut lines = Lines::new(bytes);
+        let mut next_line = |what: &str| lines.next(what).map_err(format_err);
         if next_line("the header")? != TLOG_PROOF_HEADER {
             return Err(format_err(format!(
                 "the first line must be {TLOG_PROOF_HEADER}"
@@ -179,30 +164,15 @@ impl TlogProof {
             .ok_or_else(|| {
                 format_err("expected `index N` with N a decimal without leading zeros")
             })?;
-        let mut path = Vec::new();
-        loop {
-            let line = next_line("the proof hashes")?;
-            if line.is_empty() {
-                break;
-            }
-            if path.len() == MAX_PROOF_HASHES {
-                return Err(format_err(format!(
-                    "more than {MAX_PROOF_HASHES} proof hashes"
-                )));
-            }
-            path.push(
-                Hash::from_base64(line)
-                    .map_err(|e| format_err(format!("proof hash {}: {e}", path.len())))?,
-            );
-        }
-        if rest.is_empty() {
-            return Err(format_err("the checkpoint is missing"));
-        }
+        let path = lines
+            .hashes(MAX_PROOF_HASHES, "proof hashes")
+            .map_err(format_err)?;
+        let checkpoint = lines.checkpoint().map_err(format_err)?;
         Ok(TlogProof {
             extra,
             index: LeafIndex(index),
             path,
-            checkpoint: rest.to_vec(),
+            checkpoint,
         })
     }
 

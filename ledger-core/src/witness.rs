@@ -4,14 +4,13 @@
 //! No I/O: the witness service (verifier-cli) and the log's client (the server)
 //! both use this module.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::TreeSize;
 use crate::checkpoint::Checkpoint;
 use crate::hash::Hash;
 use crate::index::parse_canonical_u64;
-use crate::proof::{ConsistencyProof, ProofError};
+use crate::lines::{self, Lines};
+use crate::proof::{ConsistencyProof, ProofError, prove_consistency};
+use crate::tree::{HashReader, TreeError};
 
 /// The most consistency proof lines a request may carry (c2sp.org/tlog-witness).
 pub const MAX_PROOF_LINES: usize = 63;
@@ -55,15 +54,11 @@ pub struct AddCheckpointRequest {
 impl AddCheckpointRequest {
     /// The body: `old N\n`, one base64 hash per line, an empty line, the note.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = format!("old {}\n", self.old_size);
-        for h in &self.proof {
-            out.push_str(&h.to_base64());
-            out.push('\n');
-        }
-        out.push('\n');
-        let mut out = out.into_bytes();
-        out.extend_from_slice(&self.checkpoint);
-        out
+        lines::encode(
+            format!("old {}\n", self.old_size),
+            &self.proof,
+            &self.checkpoint,
+        )
     }
 
     /// Parses a body strictly: the size limit first, `old` and one space and a
@@ -77,48 +72,39 @@ impl AddCheckpointRequest {
         if body.len() > MAX_REQUEST_BYTES {
             return Err(WitnessFormatError::TooLarge(body.len()));
         }
-        let mut rest = body;
-        let mut line = |what: &str| -> Result<&str, WitnessFormatError> {
-            let nl = rest
-                .iter()
-                .position(|&b| b == b'\n')
-                .ok_or_else(|| format_err(format!("no newline after {what}")))?;
-            let l = std::str::from_utf8(&rest[..nl])
-                .map_err(|_| format_err(format!("{what} is not UTF-8")))?;
-            rest = &rest[nl + 1..];
-            Ok(l)
-        };
-        let old_size = line("the old size line")?
+        let mut lines = Lines::new(body);
+        let old_size = lines
+            .next("the old size line")
+            .map_err(format_err)?
             .strip_prefix("old ")
             .and_then(parse_canonical_u64)
             .ok_or_else(|| {
                 format_err("the first line must be `old N`, N a decimal without leading zeros")
             })?;
-        let mut proof = Vec::new();
-        loop {
-            let l = line("a proof line")?;
-            if l.is_empty() {
-                break;
-            }
-            if proof.len() == MAX_PROOF_LINES {
-                return Err(format_err(format!(
-                    "more than {MAX_PROOF_LINES} proof lines"
-                )));
-            }
-            proof.push(
-                Hash::from_base64(l)
-                    .map_err(|e| format_err(format!("proof line {}: {e}", proof.len() + 1)))?,
-            );
-        }
-        if rest.is_empty() {
-            return Err(format_err("the checkpoint is missing"));
-        }
+        let proof = lines
+            .hashes(MAX_PROOF_LINES, "proof lines")
+            .map_err(format_err)?;
+        let checkpoint = lines.checkpoint().map_err(format_err)?;
         Ok(AddCheckpointRequest {
             old_size,
             proof,
-            checkpoint: rest.to_vec(),
+            checkpoint,
         })
     }
+}
+
+/// The proof lines a log sends with a checkpoint of `size` to a witness that
+/// last cosigned `old` (c2sp.org/tlog-witness): empty from 0 and to the same
+/// size, empty from a larger size too (the witness answers that with 400), and
+/// otherwise the RFC 9162 consistency proof, read from `reader`.
+///
+/// # Errors
+/// A [`TreeError`] from reading the hashes.
+pub fn proof_lines(old: u64, size: u64, reader: &impl HashReader) -> Result<Vec<Hash>, TreeError> {
+    if old == 0 || old >= size {
+        return Ok(Vec::new());
+    }
+    prove_consistency(TreeSize(old), TreeSize(size), reader).map(|p| p.path)
 }
 
 /// The body of a `409 Conflict` with [`SIZE_CONTENT_TYPE`]: the size, `\n`.
@@ -279,9 +265,4 @@ pub fn monitoring_path(origin: &str) -> String {
         "{}/checkpoint",
         hex::encode(sha2::Sha256::digest(origin.as_bytes()))
     )
-}
-
-/// Base64 of a hash, for messages.
-pub fn b64(h: &Hash) -> String {
-    STANDARD.encode(h.as_bytes())
 }

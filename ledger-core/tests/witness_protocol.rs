@@ -5,11 +5,10 @@
 use ledger_core::TreeSize;
 use ledger_core::checkpoint::{Checkpoint, Origin};
 use ledger_core::hash::Hash;
-use ledger_core::proof::prove_consistency;
 use ledger_core::tree::{MemoryTree, tree_hash};
 use ledger_core::witness::{
     AddCheckpointRequest, MAX_PROOF_LINES, MAX_REQUEST_BYTES, Refusal, check_add, encode_size,
-    monitoring_path, parse_size,
+    monitoring_path, parse_size, proof_lines,
 };
 
 const NOTE: &[u8] = b"example.com/log\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n\xe2\x80\x94 example.com/log AAAA\n";
@@ -31,16 +30,9 @@ fn cp(t: &MemoryTree, size: u64) -> Checkpoint {
 }
 
 fn request(t: &MemoryTree, old: u64, new: u64) -> AddCheckpointRequest {
-    let proof = if old == 0 || old == new {
-        Vec::new()
-    } else {
-        prove_consistency(TreeSize(old), TreeSize(new), t)
-            .unwrap()
-            .path
-    };
     AddCheckpointRequest {
         old_size: old,
-        proof,
+        proof: proof_lines(old, new, t).unwrap(),
         checkpoint: NOTE.to_vec(),
     }
 }

@@ -1,7 +1,7 @@
 //! The raw limits the server's throughput is bounded by, measured on this machine
 //! in the same run as the load test (BENCHMARKS.md): Ed25519 verification (strict
-//! single, on one core and on all cores; batch, for comparison), RocksDB synced
-//! 1000-put WriteBatches, and the sequencer's batch step without HTTP.
+//! single, on one core and on all cores; batch, for comparison) and RocksDB synced
+//! writes (1000-put WriteBatches, and single-put commits).
 //!
 //! `cargo run --release -p ledger-server --example raw_limits` prints one JSON line.
 

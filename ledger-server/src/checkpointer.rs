@@ -100,19 +100,6 @@ pub struct Witnessing {
     pub fail_open: bool,
 }
 
-/// The note with the cosignatures of `answers` appended.
-fn with_cosignatures(note: &[u8], answers: &[crate::witnessing::Answer]) -> Vec<u8> {
-    let Ok(mut parsed) = ledger_core::note::Note::parse(note) else {
-        return note.to_vec();
-    };
-    for a in answers {
-        if let crate::witnessing::Answer::Cosigned(sig) = a {
-            parsed.signatures.push(sig.clone());
-        }
-    }
-    parsed.to_bytes()
-}
-
 /// Asks the witnesses to cosign `note` and returns the note to publish, or
 /// `None` if the quorum is not met (and `fail_open` is off).
 async fn witnessed(
@@ -122,15 +109,20 @@ async fn witnessed(
     size: u64,
     metrics: &Metrics,
 ) -> Option<Vec<u8>> {
-    let text = match ledger_core::note::Note::parse(&note) {
-        Ok(n) => n.text,
+    let mut parsed = match ledger_core::note::Note::parse(&note) {
+        Ok(n) => n,
         Err(e) => {
             tracing::error!("the signed checkpoint does not parse: {e}");
             return None;
         }
     };
-    let answers = w.witnesses.cosign(db, &note, &text, size).await;
-    let cosigned = with_cosignatures(&note, &answers);
+    let answers = w.witnesses.cosign(db, &note, &parsed.text, size).await;
+    for a in answers {
+        if let crate::witnessing::Answer::Cosigned(sig) = a {
+            parsed.signatures.push(sig);
+        }
+    }
+    let cosigned = parsed.to_bytes();
     match (w.quorum)(&cosigned) {
         Ok(()) => Some(cosigned),
         Err(why) if w.fail_open => {

@@ -1,6 +1,6 @@
 //! The sequencer: the one writer (DESIGN.md §5). It runs on its own OS thread,
-//! drains a queue of submissions into batches, verifies signatures on all cores
-//! (off the async threads), applies the registry rules (spec/registry.md §4),
+//! drains a queue of submissions into batches (their signatures verified by the
+//! API on all cores), applies the registry rules (spec/registry.md §4),
 //! assigns indices and links, computes the new tiles, commits everything in ONE
 //! atomic, synced write, and only then answers.
 //!
@@ -18,12 +18,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::VerifyingKey;
 use ledger_core::access::AccessAction;
-use ledger_core::entry::verify_statement_signature;
 use ledger_core::hash::Hash;
 use ledger_core::registry::{AgencyRecord, Registry, RegistryError};
 use ledger_core::statement::{AgencyId, Statement, TypeFamily};
 use ledger_core::tile::TileBuilder;
-use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::checkpointer::Published;
@@ -318,26 +316,7 @@ impl Core {
             }
         }
 
-        // 2. Signatures not verified yet, in parallel, against the keys valid at
-        //    the batch start.
-        let verified: Vec<Option<VerifyingKey>> = subs
-            .par_iter()
-            .enumerate()
-            .map(|(i, s)| {
-                if results[i].is_some() {
-                    return None;
-                }
-                if s.verified_by.is_some() {
-                    return s.verified_by;
-                }
-                self.registry
-                    .signing_keys(&s.statement.agency)
-                    .into_iter()
-                    .find(|k| verify_statement_signature(k, s.statement.bytes(), &s.signature))
-            })
-            .collect();
-
-        // 3–5. Rules, indices, links, tiles, in order.
+        // 3–5. Signatures, rules, indices, links, tiles, in order.
         let start = self.builder.size().0;
         let mut batch = extra;
         // Payload keys, written to the key store before the ledger commit.
@@ -359,13 +338,15 @@ impl Core {
                 dup_of[i] = Some(first);
                 continue;
             }
-            let r = match verified[i] {
+            // 2. The API verified the signature with a key active then
+            //    (`sequence_verified` checks it still is); one no key verified
+            //    there (a key added earlier in this batch, or a caller without
+            //    the API) is verified now, against the keys valid now.
+            let r = match s.verified_by {
                 Some(key) => {
                     self.registry
                         .sequence_verified(s.statement.clone(), &s.signature, &key, now)
                 }
-                // No key verified it at the batch start: check it against the keys
-                // valid now (a key added earlier in this batch), or get the error.
                 None => self
                     .registry
                     .sequence(s.statement.bytes(), &s.signature, now),

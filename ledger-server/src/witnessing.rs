@@ -14,11 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledger_core::TreeSize;
 use ledger_core::hash::Hash;
 use ledger_core::note::{CosignatureVerifier, NoteSignature, NoteVerifier};
-use ledger_core::proof::prove_consistency;
-use ledger_core::witness::{AddCheckpointRequest, SIZE_CONTENT_TYPE, parse_size};
+use ledger_core::witness::{AddCheckpointRequest, SIZE_CONTENT_TYPE, parse_size, proof_lines};
 use tokio::sync::Mutex;
 
 use crate::ledger::LedgerDb;
@@ -166,18 +164,13 @@ struct Proofs {
 
 impl Proofs {
     async fn from(&self, old: u64) -> Result<Vec<Hash>, String> {
-        if old == 0 || old == self.size {
-            return Ok(Vec::new());
-        }
         let mut cache = self.cache.lock().await;
         if let Some(p) = cache.get(&old) {
             return p.clone();
         }
         let (db, size) = (self.db.clone(), self.size);
         let proof = tokio::task::spawn_blocking(move || {
-            prove_consistency(TreeSize(old), TreeSize(size), &db.hash_reader())
-                .map(|p| p.path)
-                .map_err(|e| e.to_string())
+            proof_lines(old, size, &db.hash_reader()).map_err(|e| e.to_string())
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
@@ -373,6 +366,7 @@ fn cosignature(verifier: &CosignatureVerifier, text: &str, answer: &[u8]) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ledger_core::TreeSize;
     use ledger_core::note::{CosignatureSigner, KeyName};
 
     fn signer(name: &str, seed: u8) -> CosignatureSigner {

@@ -188,6 +188,42 @@ impl T {
         self.post("/v1/entries", request(k, &st)).await
     }
 
+    /// Posts `k`'s signed decision `sub` of `agency` on a task of its own (it
+    /// may wait for a stalled writer); the task gives its status.
+    fn spawn_decision(
+        &self,
+        k: &SigningKey,
+        agency: &str,
+        sub: &str,
+    ) -> tokio::task::JoinHandle<StatusCode> {
+        let st = statement(agency, sub, "decision.a", "G2C", json!({}), "");
+        let body = request(k, &st).to_string();
+        let app = self.app.clone();
+        tokio::spawn(async move {
+            app.oneshot(
+                Request::post("/v1/entries")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+            .status()
+        })
+    }
+
+    /// Waits (a bounded time) until `want` submissions are queued.
+    async fn wait_queue_depth(&self, want: usize) {
+        let seq = &self.node.state.sequencer;
+        for _ in 0..400 {
+            if seq.queue_depth() == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(seq.queue_depth(), want);
+    }
+
     /// Stops the node (the router's handle to the sequencer goes first).
     async fn stop(self) {
         let T { node, app, .. } = self;
@@ -445,29 +481,10 @@ async fn backpressure_and_storage_failure() {
     let guard = t.store.block_writes();
     let mut waiting = Vec::new();
     for i in 0..2 {
-        let st = statement("city", &format!("q{i}"), "decision.a", "G2C", json!({}), "");
-        let body = request(&k, &st).to_string();
-        let app = t.app.clone();
-        waiting.push(tokio::spawn(async move {
-            app.oneshot(
-                Request::post("/v1/entries")
-                    .header("content-type", "application/json")
-                    .body(Body::from(body))
-                    .unwrap(),
-            )
-            .await
-            .unwrap()
-            .status()
-        }));
+        waiting.push(t.spawn_decision(&k, "city", &format!("q{i}")));
     }
     // Wait until both are queued.
-    for _ in 0..200 {
-        if t.node.state.sequencer.queue_depth() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(t.node.state.sequencer.queue_depth(), 2);
+    t.wait_queue_depth(2).await;
     let st = statement("city", "q-over", "decision.a", "G2C", json!({}), "");
     let (s, h, v) = t
         .post_raw("/v1/entries", request(&k, &st).to_string().into_bytes())
@@ -1868,40 +1885,12 @@ async fn one_agency_cannot_fill_the_queue_for_all() {
     let city = t.register("city").await;
     let ministry = t.register("ministry").await;
     let guard = t.store.block_writes();
-    let post = |k: &SigningKey, agency: &str, sub: &str| {
-        let st = statement(agency, sub, "decision.a", "G2C", json!({}), "");
-        let body = request(k, &st).to_string();
-        let app = t.app.clone();
-        tokio::spawn(async move {
-            app.oneshot(
-                Request::post("/v1/entries")
-                    .header("content-type", "application/json")
-                    .body(Body::from(body))
-                    .unwrap(),
-            )
-            .await
-            .unwrap()
-            .status()
-        })
-    };
-    let wait_depth = |want: usize| {
-        let seq = &t.node.state.sequencer;
-        async move {
-            for _ in 0..400 {
-                if seq.queue_depth() == want {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            assert_eq!(seq.queue_depth(), want);
-        }
-    };
     // Two fill city's share (the first is held by the stalled writer; it
     // counts until it is answered).
-    let mut waiting = vec![post(&city, "city", "c0")];
-    wait_depth(1).await;
-    waiting.push(post(&city, "city", "c1"));
-    wait_depth(2).await;
+    let mut waiting = vec![t.spawn_decision(&city, "city", "c0")];
+    t.wait_queue_depth(1).await;
+    waiting.push(t.spawn_decision(&city, "city", "c1"));
+    t.wait_queue_depth(2).await;
     let st = statement("city", "c-over", "decision.a", "G2C", json!({}), "");
     // Answered at once (a queued one would wait for the stalled writer).
     let (s, h, v) = tokio::time::timeout(
@@ -1924,8 +1913,8 @@ async fn one_agency_cannot_fill_the_queue_for_all() {
     );
     assert_eq!(h["retry-after"], "1");
     // Another agency is still served.
-    waiting.push(post(&ministry, "ministry", "m0"));
-    wait_depth(3).await;
+    waiting.push(t.spawn_decision(&ministry, "ministry", "m0"));
+    t.wait_queue_depth(3).await;
     drop(guard);
     for w in waiting {
         assert_eq!(w.await.unwrap(), StatusCode::CREATED);

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Server, binary, field, run_ok};
+use common::{Server, binary, copy_dir, field, run_ok};
 use ledger_core::checkpoint::{Origin, open_checkpoint};
 use ledger_core::entry::Entry;
 use ledger_core::hash::{Hash, leaf_hash};
@@ -918,20 +918,6 @@ fn acknowledged_appends_and_published_checkpoints_survive_kill_9_under_load() {
         !run.acked.is_empty(),
         "the load generator never got an acknowledgement"
     );
-}
-
-/// Copies a (stopped) server's data directory.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("creating the copy");
-    for e in std::fs::read_dir(from).expect("reading the data directory") {
-        let e = e.expect("a directory entry");
-        let dest = to.join(e.file_name());
-        if e.file_type().expect("a file type").is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).expect("copying a file");
-        }
-    }
 }
 
 /// Polls `done` every 10 ms for up to 30 s.

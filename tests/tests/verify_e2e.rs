@@ -10,7 +10,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Server, binary, field, run_ok};
+use common::{Server, binary, copy_dir, field, run_ok};
 use ed25519_dalek::SigningKey;
 use ledger_core::entry::sign_statement;
 use serde_json::{Value, json};
@@ -65,19 +65,6 @@ fn fetch(url: &str, path: &str) -> Vec<u8> {
         .bytes()
         .unwrap()
         .to_vec()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 /// A ledger made by `ledger-server init` (development authority), served on

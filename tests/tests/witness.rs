@@ -18,9 +18,8 @@ use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use ledger_core::TreeSize;
 use ledger_core::checkpoint::{Checkpoint, Origin, sign_checkpoint};
 use ledger_core::note::{Ed25519Signer, KeyName};
-use ledger_core::proof::prove_consistency;
 use ledger_core::tree::{MemoryTree, tree_hash};
-use ledger_core::witness::{AddCheckpointRequest, monitoring_path};
+use ledger_core::witness::{AddCheckpointRequest, monitoring_path, proof_lines};
 
 const ORIGIN: &str = "witness-test.example.gov/log";
 
@@ -42,16 +41,9 @@ fn grown(n: u64) -> MemoryTree {
 fn body(t: &MemoryTree, old: u64, size: u64) -> Vec<u8> {
     let root = tree_hash(TreeSize(size), t).unwrap();
     let cp = Checkpoint::new(Origin::new(ORIGIN).unwrap(), TreeSize(size), root);
-    let proof = if old == 0 || old >= size {
-        Vec::new()
-    } else {
-        prove_consistency(TreeSize(old), TreeSize(size), t)
-            .unwrap()
-            .path
-    };
     AddCheckpointRequest {
         old_size: old,
-        proof,
+        proof: proof_lines(old, size, t).unwrap(),
         checkpoint: sign_checkpoint(&cp, &log_signer()),
     }
     .encode()
@@ -174,9 +166,7 @@ fn a_witness_cosigns_growth_only_and_keeps_its_state() {
     );
     let forged = AddCheckpointRequest {
         old_size: 100,
-        proof: prove_consistency(TreeSize(100), TreeSize(200), &t)
-            .unwrap()
-            .path,
+        proof: proof_lines(100, 200, &t).unwrap(),
         checkpoint: forged,
     };
     assert_eq!(post(&client, &w.url, forged.encode()).0, 403);

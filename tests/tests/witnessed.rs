@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, WitnessProcess, binary, field, run_ok};
+use common::{Server, WitnessProcess, binary, copy_dir, field, run_ok};
 use serde_json::Value;
 
 const ORIGIN: &str = "witnessed.egov-ledger.example/log";
@@ -426,17 +426,4 @@ fn checkpoints_are_published_only_with_a_witness_quorum() {
         .map(|w| std::fs::read_dir(w.data.join("evidence")).map_or(0, |d| d.count()))
         .sum();
     assert!(kept >= 1, "no witness kept evidence of the split view");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }

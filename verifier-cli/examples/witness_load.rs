@@ -12,9 +12,8 @@ use ed25519_dalek::SigningKey;
 use ledger_core::TreeSize;
 use ledger_core::checkpoint::{Checkpoint, Origin, sign_checkpoint};
 use ledger_core::note::{Ed25519Signer, KeyName};
-use ledger_core::proof::prove_consistency;
 use ledger_core::tree::{MemoryTree, tree_hash};
-use ledger_core::witness::AddCheckpointRequest;
+use ledger_core::witness::{AddCheckpointRequest, proof_lines};
 
 fn log(i: u32) -> Ed25519Signer {
     let origin = format!("bench-{i}.example.gov/log");
@@ -42,13 +41,7 @@ fn bodies(i: u32, steps: u64) -> Vec<Vec<u8>> {
             TreeSize(size),
             tree_hash(TreeSize(size), &tree).unwrap(),
         );
-        let proof = if old == 0 {
-            Vec::new()
-        } else {
-            prove_consistency(TreeSize(old), TreeSize(size), &tree)
-                .unwrap()
-                .path
-        };
+        let proof = proof_lines(old, size, &tree).unwrap();
         out.push(
             AddCheckpointRequest {
                 old_size: old,

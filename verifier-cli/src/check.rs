@@ -422,7 +422,7 @@ fn describe_entry(v: &mut Verified, bytes: &[u8]) {
 /// `checkpoint`.
 pub fn checkpoint(log: &LogArgs, key: &KeyArgs) -> Outcome {
     let trust = log_key(key)?;
-    let origin = trust.origin.clone();
+    let origin = &trust.origin;
     let src = open_source(&log.log)?;
     let cp = latest(&src, &trust)?;
     let mut v = Verified::default();
@@ -558,10 +558,10 @@ pub fn stale(src: &Source, old: &SignedCheckpoint, new: &SignedCheckpoint) -> Pr
 /// `consistency --from FILE`.
 pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
     let trust = log_key(key)?;
-    let (key, origin) = (trust.key.clone(), trust.origin.clone());
+    let (key, origin) = (&trust.key, &trust.origin);
     let old_bytes = std::fs::read(from).map_err(|e| unable(format!("{}: {e}", from.display())))?;
     let none: [&dyn NoteVerifier; 0] = [];
-    let old = open_checkpoint(&old_bytes, &origin, &key, &none).map_err(|e| {
+    let old = open_checkpoint(&old_bytes, origin, key, &none).map_err(|e| {
         unable(format!(
             "{} is not a checkpoint of this log signed by this key: {e}",
             from.display()
@@ -569,7 +569,7 @@ pub fn consistency(log: &LogArgs, key: &KeyArgs, from: &Path) -> Outcome {
     })?;
     let src = open_source(&log.log)?;
     let new = latest(&src, &trust)?;
-    let hashes = extends(&src, &key, &origin, &old, &new)?;
+    let hashes = extends(&src, key, origin, &old, &new)?;
     let mut v = Verified::default();
     describe_checkpoint(&mut v, "old ", &old);
     describe_checkpoint(&mut v, "new ", &new);
@@ -662,7 +662,7 @@ pub fn inclusion(
     attribution: &AttributionArgs,
 ) -> Outcome {
     let trust = log_key(key)?;
-    let key = trust.key.clone();
+    let key = &trust.key;
     let src = open_source(&log.log)?;
     let cp = latest(&src, &trust)?;
     let top = cp.checkpoint.size.0;
@@ -699,7 +699,7 @@ pub fn inclusion(
     v.add("checkpoint size", "checkpoint_size", json!(top));
     describe_entry(&mut v, &entry);
     match Entry::decode(&entry) {
-        Ok(decoded) => attribute(&mut v, &decoded, None, attribution, Some((&src, &cp, &key)))?,
+        Ok(decoded) => attribute(&mut v, &decoded, None, attribution, Some((&src, &cp, key)))?,
         Err(e) if attribution.agency_key.is_some() || attribution.authority_key.is_some() => {
             return Err(failed(format!(
                 "entry {index} is in the log, but is not an entry of this ledger's format: {e}"
@@ -719,7 +719,7 @@ pub fn receipt(
     attribution: &AttributionArgs,
 ) -> Outcome {
     let trust = log_key(key)?;
-    let (key, origin) = (trust.key.clone(), trust.origin.clone());
+    let (key, origin) = (&trust.key, &trust.origin);
     let meta = std::fs::metadata(file).map_err(|e| unable(format!("{}: {e}", file.display())))?;
     if meta.len() > MAX_RECEIPT_BYTES as u64 {
         return Err(failed(format!(
@@ -731,7 +731,7 @@ pub fn receipt(
     let receipt =
         Receipt::parse(&bytes).map_err(|e| failed(format!("the receipt is malformed: {e}")))?;
     let verified = receipt
-        .verify(&origin, &key)
+        .verify(origin, key)
         .map_err(|e| failed(format!("the receipt does not verify: {e}")))?;
     trust.witnessed(&receipt.proof.checkpoint, "the receipt's checkpoint")?;
     let mut v = Verified::default();
@@ -753,9 +753,9 @@ pub fn receipt(
         let src = open_source(log)?;
         let new = latest(&src, &trust)?;
         let none: [&dyn NoteVerifier; 0] = [];
-        let old = open_checkpoint(&receipt.proof.checkpoint, &origin, &key, &none)
+        let old = open_checkpoint(&receipt.proof.checkpoint, origin, key, &none)
             .map_err(|e| failed(format!("the receipt's checkpoint: {e}")))?;
-        extends(&src, &key, &origin, &old, &new)?;
+        extends(&src, key, origin, &old, &new)?;
         v.add("log now at size", "log_size", json!(new.checkpoint.size.0));
         v.add("consistent", "consistent_with_log", json!(true));
         read = Some((src, new));
@@ -765,7 +765,7 @@ pub fn receipt(
         &verified.entry,
         verified.signer.as_ref(),
         attribution,
-        read.as_ref().map(|(src, cp)| (src, cp, &key)),
+        read.as_ref().map(|(src, cp)| (src, cp, key)),
     )?;
     trust.describe(&mut v);
     Ok(v)

@@ -107,7 +107,7 @@ fn compare_with_witnesses(
 /// `monitor --state FILE`.
 pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<&Path>) -> Outcome {
     let trust = log_key(key)?;
-    let (vkey, origin) = (trust.key.clone(), trust.origin.clone());
+    let (vkey, origin) = (&trust.key, &trust.origin);
     let src = open_source(&log.log)?;
     let new = latest(&src, &trust)?;
     let mut v = Verified::default();
@@ -126,13 +126,13 @@ pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<
     }
     let old_bytes =
         std::fs::read(state).map_err(|e| unable(format!("{}: {e}", state.display())))?;
-    let old = open(&old_bytes, &origin, &vkey).map_err(|e| {
+    let old = open(&old_bytes, origin, vkey).map_err(|e| {
         unable(format!(
             "the state file {} does not hold a checkpoint of this log: {e}",
             state.display()
         ))
     })?;
-    match relate(&src, &vkey, &origin, &old, &new) {
+    match relate(&src, vkey, origin, &old, &new) {
         Ok(Relation::Extends(_)) => {
             compare_with_witnesses(&src, &trust, &new, state, evidence_out, &mut v)?;
             write_atomic(state, &new.raw)?;
@@ -177,7 +177,7 @@ pub fn monitor(log: &LogArgs, key: &KeyArgs, state: &Path, evidence_out: Option<
 /// (ledger-core `evidence`, spec/evidence.md §3).
 pub fn verify_evidence(file: &Path, key: &KeyArgs) -> Outcome {
     let trust = log_key(key)?;
-    let (vkey, origin) = (trust.key.clone(), trust.origin.clone());
+    let (vkey, origin) = (&trust.key, &trust.origin);
     let meta = std::fs::metadata(file).map_err(|e| unable(format!("{}: {e}", file.display())))?;
     if meta.len() > MAX_EVIDENCE_BYTES as u64 {
         return Err(failed(format!(
@@ -187,7 +187,7 @@ pub fn verify_evidence(file: &Path, key: &KeyArgs) -> Outcome {
     }
     let text = std::fs::read(file).map_err(|e| unable(format!("{}: {e}", file.display())))?;
     let checked = Evidence::parse(&text)
-        .and_then(|ev| ev.verify(&origin, &vkey))
+        .and_then(|ev| ev.verify(origin, vkey))
         .map_err(|e: EvidenceError| failed(e.to_string()))?;
     let mut v = Verified::default();
     v.add("origin", "origin", json!(origin.as_str()));

@@ -238,7 +238,7 @@ pub fn replay(
         ));
     }
     let trust = log_key(key)?;
-    let (vkey, origin) = (trust.key.clone(), trust.origin.clone());
+    let (vkey, origin) = (&trust.key, &trust.origin);
     let src = open_source(&log.log)?;
     let resumed = match resume {
         Some(p) => load_state(p)?,
@@ -248,7 +248,7 @@ pub fn replay(
     let cp = match &resumed {
         Some(r) => {
             let none: [&dyn NoteVerifier; 0] = [];
-            open_checkpoint(&r.checkpoint, &origin, &vkey, &none)
+            open_checkpoint(&r.checkpoint, origin, vkey, &none)
                 .map_err(|e| unable(format!("the replay state's checkpoint: {e}")))?
         }
         None => latest(&src, &trust)?,

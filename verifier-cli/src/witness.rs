@@ -45,12 +45,19 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A witness: its key, the logs it trusts, and where it keeps its state.
 pub struct Witness {
     signer: CosignatureSigner,
-    /// Trusted log verifier keys, by origin.
-    logs: HashMap<String, Vec<Ed25519Verifier>>,
+    /// The logs it witnesses, by origin.
+    logs: HashMap<String, Log>,
     dir: PathBuf,
-    /// One lock per log, held across its check-and-update (c2sp.org/tlog-witness:
-    /// atomic); different logs are updated in parallel.
-    update: HashMap<String, Mutex<()>>,
+}
+
+/// One log a witness witnesses.
+#[derive(Default)]
+struct Log {
+    /// Its trusted verifier keys.
+    keys: Vec<Ed25519Verifier>,
+    /// Held across its check-and-update (c2sp.org/tlog-witness: atomic);
+    /// different logs are updated in parallel.
+    update: Mutex<()>,
 }
 
 /// The witness's answer to one request.
@@ -103,13 +110,13 @@ impl Witness {
     /// # Errors
     /// A log key that does not parse or whose name is not a valid origin.
     pub fn new(signer: CosignatureSigner, log_vkeys: &[String], dir: &Path) -> Result<Witness> {
-        let mut logs: HashMap<String, Vec<Ed25519Verifier>> = HashMap::new();
+        let mut logs: HashMap<String, Log> = HashMap::new();
         for vkey in log_vkeys {
             let v = Ed25519Verifier::from_vkey(vkey.trim())
                 .map_err(|e| anyhow!("log key {vkey:?}: {e}"))?;
             let origin = v.name().as_str().to_owned();
             Origin::new(&origin).map_err(|e| anyhow!("log key {vkey:?}: {e}"))?;
-            logs.entry(origin).or_default().push(v);
+            logs.entry(origin).or_default().keys.push(v);
         }
         if logs.is_empty() {
             bail!("give at least one --log VKEY (or --log-list FILE)");
@@ -118,12 +125,10 @@ impl Witness {
             std::fs::create_dir_all(dir.join(sub))
                 .with_context(|| format!("creating {}", dir.join(sub).display()))?;
         }
-        let update = logs.keys().map(|o| (o.clone(), Mutex::new(()))).collect();
         Ok(Witness {
             signer,
             logs,
             dir: dir.to_path_buf(),
-            update,
         })
     }
 
@@ -152,7 +157,7 @@ impl Witness {
             Err(e) => return Answer::text(StatusCode::BAD_REQUEST, format!("checkpoint: {e}")),
         };
         let origin_line = note.text.split('\n').next().unwrap_or_default().to_owned();
-        let Some(keys) = self.logs.get(&origin_line) else {
+        let Some(log) = self.logs.get(&origin_line) else {
             return Answer::text(
                 StatusCode::NOT_FOUND,
                 format!("unknown log {origin_line:?}"),
@@ -164,7 +169,7 @@ impl Witness {
         };
         let mut opened = None;
         let mut why = String::from("no signature of a trusted log key");
-        for key in keys {
+        for key in &log.keys {
             match open_checkpoint(&req.checkpoint, &origin, key, &[]) {
                 Ok(cp) => {
                     opened = Some((cp, key));
@@ -179,13 +184,7 @@ impl Witness {
                 format!("checkpoint not signed by the log: {why}"),
             );
         };
-        let Some(lock) = self.update.get(&origin_line) else {
-            return Answer::text(
-                StatusCode::NOT_FOUND,
-                format!("unknown log {origin_line:?}"),
-            );
-        };
-        let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _held = log.update.lock().unwrap_or_else(|p| p.into_inner());
         self.check_and_cosign(&req, &new, log_key)
     }
 
@@ -488,8 +487,8 @@ mod tests {
     use ledger_core::checkpoint::{Checkpoint, sign_checkpoint};
     use ledger_core::hash::Hash;
     use ledger_core::note::Ed25519Signer;
-    use ledger_core::proof::prove_consistency;
     use ledger_core::tree::{MemoryTree, tree_hash};
+    use ledger_core::witness::proof_lines;
 
     const ORIGIN: &str = "example.gov/log";
 
@@ -519,16 +518,9 @@ mod tests {
     fn body(t: &MemoryTree, old: u64, size: u64) -> Vec<u8> {
         let root = tree_hash(TreeSize(size), t).unwrap();
         let cp = Checkpoint::new(Origin::new(ORIGIN).unwrap(), TreeSize(size), root);
-        let proof = if old == 0 || old >= size {
-            Vec::new()
-        } else {
-            prove_consistency(TreeSize(old), TreeSize(size), t)
-                .unwrap()
-                .path
-        };
         AddCheckpointRequest {
             old_size: old,
-            proof,
+            proof: proof_lines(old, size, t).unwrap(),
             checkpoint: sign_checkpoint(&cp, &log_signer()),
         }
         .encode()

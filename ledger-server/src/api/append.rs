@@ -421,6 +421,19 @@ pub(super) async fn sequence(
     })
 }
 
+/// One submission through [`verify_signatures`] and [`sequence`]: the entry
+/// appended (or found), or why not.
+pub(super) async fn append_one(s: &AppState, sub: Submission) -> ApiResult<Appended> {
+    let sub = verify_signatures(s, vec![sub])
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(ApiError::internal()))?;
+    Ok(sequence(s, vec![sub])
+        .await?
+        .pop()
+        .unwrap_or(Err(AppendError::Unavailable))?)
+}
+
 pub(super) fn sequencer_stopped() -> ApiError {
     tracing::error!("the sequencer has stopped: appends are refused until a restart");
     ApiError::new(
@@ -514,14 +527,7 @@ pub(super) async fn append(
         .map_err(|e| ApiError::bad("bad_json", format!("request body: {e}")))?;
     let sub = submission(req, &s.limits)?;
     not_a_read(&sub)?;
-    let sub = verify_signatures(&s, vec![sub])
-        .await?
-        .pop()
-        .unwrap_or_else(|| Err(ApiError::internal()))?;
-    let result = sequence(&s, vec![sub])
-        .await?
-        .pop()
-        .unwrap_or(Err(AppendError::Unavailable))?;
+    let result = append_one(&s, sub).await?;
     let mut r = response(&result);
     if wait && let Some(cp) = covering_checkpoint(&s, r.index).await {
         add_receipt(&s, &mut r, &cp).await;

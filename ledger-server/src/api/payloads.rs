@@ -181,14 +181,7 @@ pub(super) async fn payload_read(
         }
         _ => return Err(ApiError::internal()),
     };
-    let sub = verify_signatures(&s, vec![sub])
-        .await?
-        .pop()
-        .unwrap_or_else(|| Err(ApiError::internal()))?;
-    let appended = sequence(&s, vec![sub])
-        .await?
-        .pop()
-        .unwrap_or(Err(AppendError::Unavailable))?;
+    let appended = append_one(&s, sub).await?;
     if appended.duplicate {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -221,3 +221,18 @@ impl Drop for WitnessProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Copies the directory `from` to `to`, recursively (a data directory, to fork
+/// or to damage a copy of it).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating the copy");
+    for e in std::fs::read_dir(from).expect("reading the directory") {
+        let e = e.expect("a directory entry");
+        let dest = to.join(e.file_name());
+        if e.file_type().expect("a file type").is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).expect("copying a file");
+        }
+    }
+}
