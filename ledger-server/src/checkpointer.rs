@@ -98,6 +98,9 @@ pub struct Witnessing {
     pub quorum: crate::witnessing::QuorumCheck,
     /// Publish without the quorum (rollout only; counted and logged).
     pub fail_open: bool,
+    /// How often a checkpoint that has not grown is cosigned again, so that
+    /// its cosignatures stay fresh (spec/witness.md §4.3).
+    pub refresh: Duration,
 }
 
 /// Asks the witnesses to cosign `note` and returns the note to publish, or
@@ -142,6 +145,24 @@ async fn witnessed(
     }
 }
 
+/// Waits until the committed tree is larger than `have`, or until `due` (the
+/// time to cosign the published checkpoint again, spec/witness.md §4.3) if
+/// that comes first. `false` once the sequencer has stopped.
+async fn grown_or_due(
+    committed: &mut watch::Receiver<Committed>,
+    have: u64,
+    due: Option<Instant>,
+) -> bool {
+    let grown = committed.wait_for(|c| c.size > have);
+    match due {
+        None => grown.await.is_ok(),
+        Some(due) => tokio::select! {
+            r = grown => r.is_ok(),
+            () = tokio::time::sleep_until(due.into()) => true,
+        },
+    }
+}
+
 /// Runs until the sequencer stops (its `committed` sender is dropped).
 ///
 /// Each checkpoint is proven to extend the last published one from the stored
@@ -165,7 +186,8 @@ pub async fn run(
         .unwrap_or_else(Instant::now);
     loop {
         let have = published.borrow().size;
-        if committed.wait_for(|c| c.size > have).await.is_err() {
+        let refresh = witnessing.as_ref().map(|w| w.refresh);
+        if !grown_or_due(&mut committed, have, refresh.map(|r| last + r)).await {
             return;
         }
         let since = last.elapsed();

@@ -43,6 +43,11 @@ pub struct ServeOptions {
     /// counted in ledger_unwitnessed_checkpoints [default: false].
     #[arg(long, env = "LEDGER_WITNESS_FAIL_OPEN")]
     pub witness_fail_open: Option<bool>,
+    /// With a witness policy: how often, in seconds, a checkpoint that has not
+    /// grown is signed and cosigned again, so that its cosignatures stay fresh
+    /// for verifiers with a maximum age (spec/witness.md §4.3) [default: 60].
+    #[arg(long, env = "LEDGER_WITNESS_REFRESH_SECS")]
+    pub witness_refresh_secs: Option<u64>,
     /// Most submissions per sequencer batch (one synced commit) [default: 4096].
     #[arg(long, env = "LEDGER_MAX_BATCH")]
     pub max_batch: Option<usize>,
@@ -87,6 +92,11 @@ pub struct ServeOptions {
     pub max_connections: Option<usize>,
 }
 
+/// How long one request to a witness may take, unless set.
+pub const DEFAULT_WITNESS_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often an unchanged checkpoint is cosigned again, unless set.
+pub const DEFAULT_WITNESS_REFRESH: Duration = Duration::from_secs(60);
+
 /// The resolved settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -100,9 +110,34 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Connection limits.
     pub http: HttpLimits,
-    /// The witness policy file, the request timeout and fail-open, if a policy
-    /// is set; `main` reads it with the log key into `node.witnesses`.
-    pub witness_policy: Option<(PathBuf, Duration, bool)>,
+    /// The witness settings, if a policy is set; `main` reads the policy with
+    /// the log key into `node.witnesses`.
+    pub witness_policy: Option<WitnessSettings>,
+}
+
+/// The witness settings (spec/witness.md §4).
+#[derive(Debug, Clone)]
+pub struct WitnessSettings {
+    /// The policy file.
+    pub policy: PathBuf,
+    /// How long one request to a witness may take.
+    pub timeout: Duration,
+    /// Publish without the quorum (rollout only).
+    pub fail_open: bool,
+    /// How often an unchanged checkpoint is cosigned again.
+    pub refresh: Duration,
+}
+
+impl WitnessSettings {
+    /// The defaults for the policy file `policy`.
+    pub fn new(policy: PathBuf) -> WitnessSettings {
+        WitnessSettings {
+            policy,
+            timeout: DEFAULT_WITNESS_TIMEOUT,
+            fail_open: false,
+            refresh: DEFAULT_WITNESS_REFRESH,
+        }
+    }
 }
 
 /// The longest header or write timeout accepted.
@@ -216,18 +251,20 @@ impl ServeOptions {
                 witnesses: None,
             },
             witness_policy: self.witness_policy.or(file.witness_policy).map(|p| {
-                (
-                    p,
-                    Duration::from_millis(
-                        self.witness_timeout_ms
-                            .or(file.witness_timeout_ms)
-                            .unwrap_or(3000)
-                            .max(1),
-                    ),
-                    self.witness_fail_open
+                let ms = |v: Option<u64>| v.map(|ms| Duration::from_millis(ms.max(1)));
+                let secs = |v: Option<u64>| v.map(|s| Duration::from_secs(s.max(1)));
+                let d = WitnessSettings::new(p);
+                WitnessSettings {
+                    timeout: ms(self.witness_timeout_ms.or(file.witness_timeout_ms))
+                        .unwrap_or(d.timeout),
+                    fail_open: self
+                        .witness_fail_open
                         .or(file.witness_fail_open)
-                        .unwrap_or(false),
-                )
+                        .unwrap_or(d.fail_open),
+                    refresh: secs(self.witness_refresh_secs.or(file.witness_refresh_secs))
+                        .unwrap_or(d.refresh),
+                    ..d
+                }
             }),
         })
     }

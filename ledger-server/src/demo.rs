@@ -12,6 +12,7 @@ use ledger_core::entry::sign_statement;
 use ledger_core::statement::{PayloadCommitment, SALT_BYTES, Statement};
 use serde_json::json;
 
+use crate::demo_witnesses::DemoWitnesses;
 use crate::init::{Authority, InitOutcome, init, now_rfc3339, read_secret_key, write_secret};
 use crate::node::{Node, db_dir};
 use crate::sequencer::Submission;
@@ -343,9 +344,27 @@ fn demo_access_target(node: &Node) -> Option<u64> {
         .flatten()
 }
 
-/// What to print for a newcomer.
-pub fn guide(node: &Node, data: &Path, url: &str) -> String {
+/// What to print for a newcomer: with `witnesses`, also who cosigns and how to
+/// verify under their policy.
+pub fn guide(node: &Node, data: &Path, url: &str, witnesses: Option<&DemoWitnesses>) -> String {
     let p = &node.state.params;
+    let cosigned = match witnesses {
+        Some(w) => {
+            let mut s = String::from(
+                "Witnesses: each checkpoint is published only once both cosigned it (a 2-of-2 policy):\n",
+            );
+            for w in &w.witnesses {
+                s.push_str(&format!("  {:<28} {}\n", w.name, w.url));
+            }
+            s.push_str(&format!(
+                "Verify under that policy (in {}):\n  cargo run --release -p verifier-cli -- checkpoint --log {url} --policy {} --max-age 1h\n\n",
+                w.policy.display(),
+                w.policy.display()
+            ));
+            s
+        }
+        None => "No witnesses: checkpoints are signed by the log only.\n\n".to_owned(),
+    };
     let data = data.display();
     let size = node.state.published.borrow().size;
     let licence = demo_access_target(node).unwrap_or(5);
@@ -353,31 +372,32 @@ pub fn guide(node: &Node, data: &Path, url: &str) -> String {
         "\n\
 The demo ledger is running at {url} (data: {data}, {size} entries).\n\
 \n\
-  origin:        {origin}\n\
-  verifier key:  {vkey}\n\
-  authority key: {auth}\n\
-  (also in the files {data}/log.vkey and {data}/authority.pub)\n\
+\x20 origin:        {origin}\n\
+\x20 verifier key:  {vkey}\n\
+\x20 authority key: {auth}\n\
+\x20 (also in the files {data}/log.vkey and {data}/authority.pub)\n\
 \n\
 Look around:\n\
-  curl {url}/checkpoint\n\
-  curl {url}/v1/agencies\n\
-  curl '{url}/v1/entries?agency=city-licensing'\n\
-  curl {url}/v1/receipts/4 > receipt.tlog-proof\n\
+\x20 curl {url}/checkpoint\n\
+\x20 curl {url}/v1/agencies\n\
+\x20 curl '{url}/v1/entries?agency=city-licensing'\n\
+\x20 curl {url}/v1/receipts/4 > receipt.tlog-proof\n\
 \n\
 Personal data is never public: payloads are released only to an authorized agency,\n\
 and every release is an entry of the ledger. Who read the licence holder's data:\n\
-  curl {url}/v1/entries/{licence}/accesses\n\
-  curl -i {url}/v1/payloads/{licence}     (401: no anonymous reads)\n\
+\x20 curl {url}/v1/entries/{licence}/accesses\n\
+\x20 curl -i {url}/v1/payloads/{licence}     (401: no anonymous reads)\n\
 \n\
 Verify, independently of this server:\n\
-  cargo run --release -p verifier-cli -- checkpoint --log {url} --vkey '{vkey}'\n\
-  cargo run --release -p verifier-cli -- receipt receipt.tlog-proof --vkey '{vkey}'\n\
-  cargo run --release -p verifier-cli -- replay --log {url} --vkey '{vkey}' --authority-key '{auth}'\n\
+\x20 cargo run --release -p verifier-cli -- checkpoint --log {url} --vkey '{vkey}'\n\
+\x20 cargo run --release -p verifier-cli -- receipt receipt.tlog-proof --vkey '{vkey}'\n\
+\x20 cargo run --release -p verifier-cli -- replay --log {url} --vkey '{vkey}' --authority-key '{auth}'\n\
 \n\
+{cosigned}\
 Append as an agency (its key is in {data}/agencies/):\n\
-  cargo run --release -p agency-client -- submit --server {url} --key {data}/agencies/city-licensing.key \\\n\
-      --agency city-licensing --type decision.permit.building --channel G2C \\\n\
-      --object '{{\"outcome\":\"granted\",\"parcel\":\"JKT-SEL-0042-18\"}}' --wait --receipt-out my-receipt.tlog-proof\n\
+\x20 cargo run --release -p agency-client -- submit --server {url} --key {data}/agencies/city-licensing.key \\\n\
+\x20     --agency city-licensing --type decision.permit.building --channel G2C \\\n\
+\x20     --object '{{\"outcome\":\"granted\",\"parcel\":\"JKT-SEL-0042-18\"}}' --wait --receipt-out my-receipt.tlog-proof\n\
 \n\
 Press Ctrl-C to stop; run `ledger-server demo` again to resume.\n",
         origin = p.origin,

@@ -15,6 +15,7 @@ pub mod checkpointer;
 pub mod config;
 pub mod cpfile;
 pub mod demo;
+pub mod demo_witnesses;
 pub mod init;
 pub mod ledger;
 pub mod listener;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use ledger_server::config::ServeOptions;
 use ledger_server::init::{Authority, InitOutcome, init_with};
 use ledger_server::node::{Node, serve};
-use ledger_server::{demo, store::RocksStore};
+use ledger_server::{demo, demo_witnesses, store::RocksStore};
 
 /// The e-government audit ledger server.
 #[derive(Parser)]
@@ -50,8 +50,10 @@ enum Command {
     },
     /// Serve the ledger's HTTP API.
     Serve(ServeOptions),
-    /// Run a demo ledger in ./ledger-demo with sample agencies and records.
-    Demo(ServeOptions),
+    /// Run a demo ledger in ./ledger-demo with sample agencies and records, and
+    /// two local witnesses (`ledger-verify witness serve`, from the same build)
+    /// that must both cosign each checkpoint before it is published.
+    Demo(DemoOptions),
     /// Report what a stopped ledger's data costs on disk, per entry (flushes and
     /// compacts the store first).
     Stats {
@@ -85,6 +87,16 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `ledger-server demo`'s settings: the server's, and the witnesses.
+#[derive(clap::Args)]
+struct DemoOptions {
+    #[command(flatten)]
+    serve: ServeOptions,
+    /// Run without the demo witnesses (checkpoints are then not cosigned).
+    #[arg(long)]
+    no_witnesses: bool,
 }
 
 fn run_init(
@@ -139,20 +151,59 @@ fn run_init(
     Ok(())
 }
 
-async fn run_serve(opts: ServeOptions, demo_mode: bool) -> Result<()> {
+/// Starts the demo's witnesses unless told not to or a policy is set, and
+/// points the settings at their policy. Without `ledger-verify` next to this
+/// binary the demo runs without them, and says so.
+fn demo_witnesses(
+    settings: &mut ledger_server::config::Settings,
+    no_witnesses: bool,
+) -> Result<Option<demo_witnesses::DemoWitnesses>> {
+    if no_witnesses || settings.witness_policy.is_some() {
+        return Ok(None);
+    }
+    let verifier = demo_witnesses::sibling_verifier()?;
+    if !verifier.exists() {
+        eprintln!(
+            "WARNING: no witnesses: {} is missing (build it with `cargo build --release -p verifier-cli`, \
+             or run scripts/demo); checkpoints will not be cosigned",
+            verifier.display()
+        );
+        return Ok(None);
+    }
+    let log = ledger_server::node::read_log_key(&settings.data)?
+        .verifier()
+        .to_vkey();
+    let w = demo_witnesses::start(&settings.data, &log, &verifier)?;
+    settings.witness_policy = Some(ledger_server::config::WitnessSettings::new(
+        w.policy.clone(),
+    ));
+    Ok(Some(w))
+}
+
+async fn run_serve(opts: ServeOptions, demo: Option<DemoOptions>) -> Result<()> {
+    let demo_mode = demo.is_some();
     let default = demo_mode.then(demo::default_dir);
-    let settings = opts.resolve(default.as_deref())?;
-    if demo_mode {
+    let mut settings = opts.resolve(default.as_deref())?;
+    // Kept until the server stops; dropping it stops the witnesses.
+    let mut witnesses = None;
+    if let Some(d) = &demo {
         demo::prepare(&settings.data)?;
+        witnesses = demo_witnesses(&mut settings, d.no_witnesses)?;
     }
     let mut config = settings.node.clone();
-    if let Some((path, timeout, fail_open)) = &settings.witness_policy {
+    if let Some(ws) = &settings.witness_policy {
+        let path = &ws.policy;
         let text = std::fs::read(path)
             .with_context(|| format!("reading the witness policy {}", path.display()))?;
         let log = ledger_server::node::read_log_key(&settings.data)?.verifier();
-        let policy =
-            ledger_server::witnessing::WitnessPolicy::from_file(&text, &log, *timeout, *fail_open)
-                .map_err(|e| anyhow::anyhow!("the witness policy {}: {e}", path.display()))?;
+        let mut policy = ledger_server::witnessing::WitnessPolicy::from_file(
+            &text,
+            &log,
+            ws.timeout,
+            ws.fail_open,
+        )
+        .map_err(|e| anyhow::anyhow!("the witness policy {}: {e}", path.display()))?;
+        policy.refresh = ws.refresh;
         tracing::info!(
             "witness policy {}: {} witnesses to ask before publishing",
             path.display(),
@@ -169,7 +220,12 @@ async fn run_serve(opts: ServeOptions, demo_mode: bool) -> Result<()> {
         demo::seed(&node, &settings.data).await?;
         println!(
             "{}",
-            demo::guide(&node, &settings.data, &format!("http://{addr}"))
+            demo::guide(
+                &node,
+                &settings.data,
+                &format!("http://{addr}"),
+                witnesses.as_ref()
+            )
         );
     }
     tracing::info!(
@@ -284,8 +340,11 @@ fn main() -> ExitCode {
             .and_then(|rt| {
                 rt.block_on(async {
                     match command {
-                        Command::Serve(opts) => run_serve(opts, false).await,
-                        Command::Demo(opts) => run_serve(opts, true).await,
+                        Command::Serve(opts) => run_serve(opts, None).await,
+                        Command::Demo(mut d) => {
+                            let opts = std::mem::take(&mut d.serve);
+                            run_serve(opts, Some(d)).await
+                        }
                         _ => Ok(()),
                     }
                 })

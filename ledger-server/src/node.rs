@@ -340,6 +340,7 @@ impl Node {
                     witnesses,
                     quorum: p.quorum.clone(),
                     fail_open: p.fail_open,
+                    refresh: p.refresh,
                 }))
             }
         };

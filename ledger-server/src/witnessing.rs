@@ -48,6 +48,9 @@ pub struct WitnessPolicy {
     pub timeout: Duration,
     /// Publish without the quorum (rollout only).
     pub fail_open: bool,
+    /// How often a checkpoint that has not grown is cosigned again
+    /// (spec/witness.md §4.3).
+    pub refresh: Duration,
 }
 
 impl std::fmt::Debug for WitnessPolicy {
@@ -56,6 +59,7 @@ impl std::fmt::Debug for WitnessPolicy {
             .field("endpoints", &self.endpoints)
             .field("timeout", &self.timeout)
             .field("fail_open", &self.fail_open)
+            .field("refresh", &self.refresh)
             .finish_non_exhaustive()
     }
 }
@@ -116,6 +120,7 @@ impl WitnessPolicy {
             quorum,
             timeout,
             fail_open,
+            refresh: crate::config::DEFAULT_WITNESS_REFRESH,
         })
     }
 }

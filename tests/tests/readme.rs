@@ -45,6 +45,8 @@ fn the_readme_walkthrough_works_as_written() {
         "agency-client read-payload",
         "ledger-verify accesses",
         "agency-client erase-payload",
+        "ledger-verify checkpoint --log http://127.0.0.1:8080 --policy ledger-demo/witness-policy.txt",
+        "ledger-verify receipt permit.tlog-proof --policy",
     ] {
         assert!(
             commands.iter().any(|c| c.starts_with(step)),

@@ -427,3 +427,90 @@ fn checkpoints_are_published_only_with_a_witness_quorum() {
         .sum();
     assert!(kept >= 1, "no witness kept evidence of the split view");
 }
+
+/// The newest cosignature time of `witnesses` on `note` (c2sp.org/tlog-cosignature:
+/// bytes 4..12 of the signature are the big-endian time).
+fn newest_cosignature(note: &str, witnesses: &[Witness]) -> Option<u64> {
+    use base64::Engine as _;
+    witnesses
+        .iter()
+        .filter_map(|w| {
+            let prefix = format!("\u{2014} {} ", w.vkey.split('+').next().unwrap());
+            let line = note.lines().find(|l| l.starts_with(&prefix))?;
+            let sig = base64::engine::general_purpose::STANDARD
+                .decode(&line[prefix.len()..])
+                .ok()?;
+            Some(u64::from_be_bytes(sig.get(4..12)?.try_into().ok()?))
+        })
+        .max()
+}
+
+/// spec/witness.md §4.3: a log that does not grow still has its checkpoint
+/// cosigned again every `witness_refresh_secs`, so its cosignatures stay fresh
+/// for verifiers with `--max-age` (without the refresh, an idle log's newest
+/// cosignature only ages, and this waits in vain).
+#[test]
+fn an_idle_log_is_cosigned_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ledger");
+    let out = run_ok(Command::new(binary("ledger-server")).args([
+        "init",
+        "--data",
+        data.to_str().unwrap(),
+        "--origin",
+        ORIGIN,
+    ]));
+    let log_vkey = field(&out, "verifier key:");
+    let ws: Vec<Witness> = ["audit-board", "press-council", "court-registry"]
+        .iter()
+        .map(|n| witness(dir.path(), n, &log_vkey))
+        .collect();
+    let policy_file = dir.path().join("policy.txt");
+    std::fs::write(&policy_file, policy(&log_vkey, &ws)).unwrap();
+    let server = Server::start(
+        &[
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--witness-policy",
+            policy_file.to_str().unwrap(),
+            "--witness-refresh-secs",
+            "1",
+        ],
+        dir.path(),
+    );
+    load(&server, &data, 3);
+    let size = log_size(&server);
+    let first = published_at_least(&server, size);
+    let t1 = newest_cosignature(&first, &ws).expect("a cosigned checkpoint");
+    // No more appends: the same tree, cosigned later.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let later = loop {
+        let (_, note) = get(&format!("{}/checkpoint", server.url));
+        if newest_cosignature(&note, &ws).is_some_and(|t| t > t1) {
+            break note;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the idle log's checkpoint was not cosigned again after {t1}: {note}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(size_of(&later), size, "{later}");
+    assert_eq!(
+        later.lines().take(3).collect::<Vec<_>>(),
+        first.lines().take(3).collect::<Vec<_>>(),
+        "the same tree"
+    );
+    assert!(cosignatures(&later, &ws) >= 2, "{later}");
+    let (code, v) = verify(&[
+        "checkpoint",
+        "--log",
+        &server.url,
+        "--policy",
+        policy_file.to_str().unwrap(),
+        "--max-age",
+        "1h",
+    ]);
+    assert_eq!(code, 0, "{v}");
+}

@@ -228,6 +228,12 @@ enum WitnessCommand {
         /// A file of log verifier keys, one per line (`#` comments).
         #[arg(long)]
         log_list: Option<std::path::PathBuf>,
+        /// Stop (gracefully) when standard input reaches its end: for a witness
+        /// run as the child of a supervisor that holds its stdin open, such as
+        /// `ledger-server demo`, so that it stops when the supervisor does, even
+        /// if the supervisor is killed.
+        #[arg(long)]
+        exit_on_stdin_eof: bool,
     },
 }
 
@@ -316,6 +322,7 @@ fn witness(command: &WitnessCommand) -> anyhow::Result<()> {
             listen,
             log,
             log_list,
+            exit_on_stdin_eof,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -329,7 +336,7 @@ fn witness(command: &WitnessCommand) -> anyhow::Result<()> {
                 logs.extend(witness::read_log_list(f)?);
             }
             let w = witness::Witness::new(witness::read_key(key)?, &logs, data)?;
-            witness::serve(w, *listen)
+            witness::serve(w, *listen, *exit_on_stdin_eof)
         }
     }
 }

@@ -439,11 +439,12 @@ pub fn read_log_list(path: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// `witness serve`: runs until interrupted.
+/// `witness serve`: runs until interrupted (SIGINT, SIGTERM), or with
+/// `stop_at_stdin_eof` until standard input ends.
 ///
 /// # Errors
 /// Bad settings, or the address cannot be bound.
-pub fn serve(witness: Witness, listen: SocketAddr) -> Result<()> {
+pub fn serve(witness: Witness, listen: SocketAddr, stop_at_stdin_eof: bool) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -460,7 +461,7 @@ pub fn serve(witness: Witness, listen: SocketAddr) -> Result<()> {
         );
         let app = app(Arc::new(witness));
         axum::serve(listener, app)
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let term = async {
                     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                     {
@@ -473,11 +474,30 @@ pub fn serve(witness: Witness, listen: SocketAddr) -> Result<()> {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     () = term => {}
+                    () = stdin_eof(stop_at_stdin_eof) => {}
                 }
             })
             .await
             .context("serving")
     })
+}
+
+/// Completes when standard input reaches its end (or fails), if `enabled`;
+/// otherwise never. What is read is discarded.
+async fn stdin_eof(enabled: bool) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        use std::io::Read as _;
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 256];
+        while matches!(stdin.read(&mut buf), Ok(1..)) {}
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+    tracing::info!("standard input closed: stopping");
 }
 
 #[cfg(test)]
