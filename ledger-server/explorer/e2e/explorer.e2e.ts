@@ -1,0 +1,195 @@
+/**
+ * The explorer in headless Chromium against the real demo server: a verified
+ * checkpoint, a dropped receipt, a tampered tile, a foreign log key, appends
+ * proved consistent, and a fork reported with evidence that ledger-verify
+ * accepts. Screenshots go to test-results/ (git-ignored).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519';
+import { keyId, keyIdHex, toBase64 } from '../src/verify';
+import { bin, cleanup, copyDir, launch, SHOTS, startDemo, startProxy, submit, tempDir, type LedgerServer, type Proxy } from './harness';
+
+let browser: Browser;
+let dir: string;
+let demo: LedgerServer;
+let proxy: Proxy;
+let vkey: string;
+
+beforeAll(async () => {
+  dir = tempDir();
+  demo = await startDemo(dir);
+  proxy = await startProxy(demo.url);
+  vkey = readFileSync(join(dir, 'ledger-demo/log.vkey'), 'utf8').trim();
+  browser = await launch();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await proxy?.close();
+  await demo?.stop();
+  cleanup(dir);
+});
+
+/** A fresh browser profile (empty localStorage) reading the page in English. */
+async function newPage(init: Record<string, string> = {}): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  await context.addInitScript((items) => {
+    if (!sessionStorage.getItem('init')) {
+      sessionStorage.setItem('init', '1');
+      for (const [k, v] of Object.entries(items)) localStorage.setItem(k, v);
+    }
+  }, { 'explorer.lang': 'en', ...init });
+  return { context, page: await context.newPage() };
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+describe('explorer', () => {
+  it('shows a verified checkpoint on the home page, with the witness policy met', async () => {
+    const policy = readFileSync(join(dir, 'ledger-demo/witness-policy.txt'), 'utf8');
+    const { context, page } = await newPage({ 'explorer.trust.vkey': vkey, 'explorer.trust.policy': policy });
+    await page.goto(`${proxy.url}/#/`);
+    const ok = page.locator('[data-verdict=ok]').first();
+    await ok.waitFor({ timeout: 30_000 });
+    expect(await ok.textContent()).toContain('The latest checkpoint is genuine');
+    expect(Number(await page.getByTestId('tree-size').textContent())).toBeGreaterThanOrEqual(11);
+    expect(await page.getByTestId('policy-status').textContent()).toContain('Witness policy met');
+    await shot(page, 'home-en');
+    await page.getByTestId('lang').click();
+    await page.getByText('Checkpoint terbaru asli').waitFor();
+    await shot(page, 'home-id');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, 'home-phone');
+    await context.close();
+  });
+
+  it('verifies a receipt file dropped into the page, and refuses a tampered one', async () => {
+    const receipt = await (await fetch(`${demo.url}/v1/receipts/4`)).text();
+    const { context, page } = await newPage({ 'explorer.trust.vkey': vkey });
+    await page.goto(`${proxy.url}/#/receipt`);
+    const drop = async (text: string) =>
+      page.evaluate((t) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([t], 'receipt.tlog-proof', { type: 'text/plain' }));
+        document.querySelector('[data-testid=drop]')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }, text);
+    await drop(receipt);
+    const result = page.locator('#receipt-result [data-verdict]').first();
+    await result.waitFor({ timeout: 30_000 });
+    expect(await result.getAttribute('data-verdict')).toBe('ok');
+    expect(await result.textContent()).toContain('This receipt is valid');
+    expect(await page.locator('#receipt-result').textContent()).toContain('still holds this entry');
+    await shot(page, 'receipt-ok');
+    const flipped = receipt.replace(/\nindex 4\n/, '\nindex 5\n');
+    await drop(flipped);
+    await page.locator('#receipt-result [data-verdict=fail]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#receipt-result').textContent()).toContain('This receipt is NOT valid');
+    await shot(page, 'receipt-tampered');
+    await context.close();
+  });
+
+  it('names the tampered tile when a proxy changes one byte of it', async () => {
+    const size = Number((await (await fetch(`${demo.url}/checkpoint`)).text()).split('\n')[1]);
+    const tile = `tile/0/000.p/${size}`;
+    const tampering = await startProxy(demo.url);
+    tampering.tamper = (path, body) => {
+      if (path !== tile) return body;
+      const copy = body.slice();
+      copy[40] ^= 1;
+      return copy;
+    };
+    const { context, page } = await newPage({ 'explorer.trust.vkey': vkey });
+    await page.goto(`${tampering.url}/#/`);
+    const fail = page.locator('[data-verdict=fail]');
+    await fail.waitFor({ timeout: 30_000 });
+    expect(await fail.textContent()).toContain('A tile does not match the signed tree');
+    expect(await page.getByTestId('error').textContent()).toContain(tile);
+    await shot(page, 'tampered-tile');
+    await context.close();
+    await tampering.close();
+  });
+
+  it('refuses a checkpoint when a different log key is pinned', async () => {
+    const origin = vkey.split('+')[0];
+    const pub = ed25519.getPublicKey(new Uint8Array(32).fill(9));
+    const other = `${origin}+${keyIdHex(keyId(origin, 1, pub))}+${toBase64(new Uint8Array([1, ...pub]))}`;
+    const { context, page } = await newPage({ 'explorer.trust.vkey': other });
+    await page.goto(`${proxy.url}/#/`);
+    const fail = page.locator('[data-verdict=fail]');
+    await fail.waitFor({ timeout: 30_000 });
+    expect(await fail.textContent()).toContain('WARNING: this server presents a different log key');
+    expect(await page.locator('[data-verdict=ok]').count()).toBe(0);
+    await shot(page, 'foreign-key');
+    await context.close();
+  });
+
+  it('proves the remembered checkpoint consistent after appends', async () => {
+    const { context, page } = await newPage({ 'explorer.trust.vkey': vkey });
+    await page.goto(`${proxy.url}/#/history`);
+    await page.locator('[data-history=first]').waitFor({ timeout: 30_000 });
+    submit(dir, demo.url, 'E2E/1');
+    submit(dir, demo.url, 'E2E/2');
+    await page.reload();
+    const box = page.locator('[data-history]');
+    await box.waitFor({ timeout: 30_000 });
+    expect(await box.getAttribute('data-history')).toBe('consistent');
+    expect(await box.textContent()).toContain('The history only grew');
+    await shot(page, 'history-consistent');
+    await page.goto(`${proxy.url}/#/entries`);
+    await page.locator('[data-testid=entry-status]').first().waitFor({ timeout: 30_000 });
+    const statuses = await page.getByTestId('entry-status').allTextContents();
+    expect(statuses.length).toBeGreaterThanOrEqual(13);
+    expect(statuses.every((s) => s.includes('verified') && !s.includes('NOT'))).toBe(true);
+    await shot(page, 'entries');
+    await context.close();
+  });
+});
+
+describe('a forked server', () => {
+  it('is reported as a fork, with evidence that ledger-verify proves', async () => {
+    const a = tempDir();
+    const b = tempDir();
+    let serverA: LedgerServer | null = null;
+    let serverB: LedgerServer | null = null;
+    let fp: Proxy | null = null;
+    try {
+      const first = await startDemo(a);
+      await first.stop();
+      copyDir(join(a, 'ledger-demo'), join(b, 'ledger-demo'));
+      serverA = await startDemo(a);
+      serverB = await startDemo(b, ['--no-witnesses']);
+      submit(a, serverA.url, 'HONEST/1');
+      submit(b, serverB.url, 'FORK/1');
+      submit(b, serverB.url, 'FORK/2');
+      const key = readFileSync(join(a, 'ledger-demo/log.vkey'), 'utf8').trim();
+      fp = await startProxy(serverA.url);
+      const { context, page } = await newPage({ 'explorer.trust.vkey': key });
+      await page.goto(`${fp.url}/#/history`);
+      await page.locator('[data-history=first]').waitFor({ timeout: 30_000 });
+      fp.upstream = serverB.url; // the same page, now reading the forked copy
+      await page.reload();
+      const box = page.locator('[data-history]');
+      await box.waitFor({ timeout: 30_000 });
+      expect(await box.getAttribute('data-history')).toBe('fork');
+      expect(await box.textContent()).toContain('FORK');
+      await shot(page, 'fork');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('a[download]').click()]);
+      const evidence = join(a, 'evidence.json');
+      await download.saveAs(evidence);
+      const out = execFileSync(bin('ledger-verify'), ['evidence', 'verify', evidence, '--vkey', key], { encoding: 'utf8' });
+      expect(out.toLowerCase()).toContain('prove');
+      writeFileSync(join(SHOTS, 'fork-evidence.json'), readFileSync(evidence));
+      await context.close();
+    } finally {
+      await fp?.close();
+      await serverA?.stop();
+      await serverB?.stop();
+      cleanup(a);
+      cleanup(b);
+    }
+  });
+});

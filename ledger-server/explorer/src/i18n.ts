@@ -1,0 +1,241 @@
+/**
+ * Bahasa Indonesia and English. Every label, verdict and error the page shows
+ * comes from here; `{name}` placeholders are filled by `t`.
+ */
+export type Lang = 'id' | 'en';
+
+const en = {
+  title: 'Public ledger explorer',
+  tagline: 'Every check on this page is made by your own browser, from the signed checkpoint and tiles.',
+  nav_home: 'Home', nav_entries: 'Entries', nav_agencies: 'Agencies', nav_receipt: 'Check my receipt', nav_history: 'Has the history changed?', nav_trust: 'Trust',
+  lang_switch: 'Bahasa Indonesia', lang_label: 'Language',
+  loading: 'Checking…',
+  log_url: 'Log', log_url_help: 'This page reads the log at this address. To read a mirror, open the page with ?log=URL.',
+  // Home
+  home_ok: 'The latest checkpoint is genuine',
+  home_ok_body: 'Your browser verified the log\'s signature on a tree of {size} entries. The tiles of that tree hash to its root, so every entry shown as verified is in this signed history.',
+  home_fail: 'The checkpoint could not be verified',
+  home_fail_body: 'Do not rely on what this server shows until this is explained.',
+  home_warn_unpinned: 'You have not pinned a log key',
+  home_warn_unpinned_body: 'The page used the key the server itself announces. That only shows the server signed this; pin the key published by an official source on the Trust page.',
+  pin_this_key: 'Pin this key',
+  tree_size: 'Tree size', root_hash: 'Root hash', origin: 'Origin', log_key: 'Log key', key_id: 'Key ID',
+  verified_at: 'Verified by your browser at', verified_in: 'Time taken',
+  cosignatures: 'Witness cosignatures', no_policy: 'No witness policy pinned: cosignature lines are listed but not checked. Paste the policy on the Trust page.',
+  cosigned_at: 'cosigned at {time}', not_cosigned: 'no valid cosignature',
+  policy_met: 'Witness policy met: the required witnesses cosigned this checkpoint (freshness {time}).',
+  policy_none: 'The pinned policy requires no witnesses (quorum none).',
+  policy_not_met: 'Witness policy NOT met: the required witnesses did not all cosign this checkpoint.',
+  unchecked_line: 'unchecked line by {name}',
+  what_checked: 'What your browser checked',
+  chk_signature: 'The checkpoint is signed by the pinned log key ({key})',
+  chk_origin: 'Its origin is {origin}',
+  chk_tiles: 'The tree\'s root tiles ({tiles}) hash to the signed root',
+  chk_history: 'It extends the checkpoint this browser saw before',
+  what_it_means: 'What this means',
+  meaning: 'The log has committed, under its key, to one exact list of {size} entries. It cannot later change or remove any of them without the change being detectable by anyone who saw this checkpoint, including this browser, which remembers it.',
+  // Entries
+  entries_title: 'Entries', filter_agency: 'Agency', filter_type: 'Type', filter_channel: 'Channel', filter_since: 'From', filter_until: 'Until', any: 'any',
+  search: 'Search', more: 'Show more', no_entries: 'No entries match.',
+  entries_source_api: 'Listed by the server\'s search API; each entry is then checked against the verified tree.',
+  entries_source_tiles: 'This mirror has no search API: entries are read from the signed entry bundles, newest first.',
+  col_index: '#', col_time: 'Sequenced', col_agency: 'Agency', col_type: 'Type', col_channel: 'Channel', col_subject: 'Subject', col_status: 'Status',
+  verified: 'verified', not_verified: 'NOT verified', checking: 'checking…',
+  entry_title: 'Entry {index}',
+  entry_verified: 'This entry is in the signed history',
+  entry_verified_body: 'Its bytes hash to leaf {index} of the tree of {size} entries whose checkpoint your browser verified.',
+  entry_failed: 'This entry could not be verified',
+  chk_leaf: 'SHA-256 of the entry bytes equals leaf {index} of the authenticated tiles',
+  chk_envelope: 'The envelope decodes canonically and names index {index}',
+  chk_statement: 'The statement is valid (spec/entry.md §1)',
+  chk_prev: 'The hash chain: prev equals the leaf hash of entry {prev}',
+  chk_agency_prev: 'The agency chain: the agency\'s previous entry is {prev}',
+  chk_agency_first: 'The agency chain: this is the agency\'s first entry',
+  chk_sig: 'The agency signature verifies under key {key} (the key is as listed by the server\'s registry view)',
+  chk_sig_unknown: 'The agency signature was not checked: the key with this hash is not known to the page',
+  f_agency: 'Agency', f_type: 'Type', f_channel: 'Channel', f_subject: 'Subject', f_occurred: 'Occurred at', f_sequenced: 'Sequenced at',
+  f_submission: 'Submission id', f_commitment: 'Payload commitment', f_object: 'Public facts', f_prev: 'Previous entry (hash chain)',
+  f_agency_prev: 'Agency\'s previous entry', f_key_hash: 'Signer key hash', f_leaf: 'Leaf hash', none: 'none',
+  channel_G2C: 'to citizens', channel_G2B: 'to businesses', channel_G2G: 'between governments',
+  // Agencies
+  agencies_title: 'Agencies', agency_title: 'Agency {id}', registered_at: 'Registered at entry', entries_count: 'Entries',
+  key_history: 'Key history (from the server\'s registry view)', key: 'Key', added_at: 'Added at entry', revoked_at: 'Removed at entry', active: 'Active', yes: 'yes', no: 'no',
+  agency_chain: 'History through agency_prev', chain_ok: 'The agency_prev chain is unbroken over these {n} entries.',
+  chain_broken: 'The agency_prev chain is broken at entry {index}.', no_api: 'This mirror has no JSON API, so agencies cannot be listed.',
+  // Receipt
+  receipt_title: 'Check my receipt', receipt_help: 'Drop a .tlog-proof file here, choose it, or paste its text. It is checked in this page, offline, with the log key you trust; it is not sent anywhere.',
+  receipt_drop: 'Drop a receipt file here', receipt_choose: 'Choose a file', receipt_paste: 'Or paste the receipt', receipt_check: 'Check',
+  receipt_ok: 'This receipt is valid', receipt_ok_body: 'The log signed a tree of {size} entries in which this exact entry is number {index}.',
+  receipt_fail: 'This receipt is NOT valid',
+  chk_r_parse: 'The receipt is well formed (c2sp.org/tlog-proof, form {form})',
+  chk_r_checkpoint: 'Its checkpoint is signed by the pinned log key',
+  chk_r_inclusion: 'The inclusion path leads from the entry to the checkpoint\'s root',
+  chk_r_signature: 'Form 2: the statement signature verifies under the key in the receipt, whose hash the entry names',
+  chk_r_signature_none: 'Form 1: the receipt carries no key, so the agency signature was not checked',
+  chk_r_current: 'The log as it is now still holds this entry at index {index} (checked against the current verified tree)',
+  chk_r_current_fail: 'The log as it is now does NOT hold this entry at index {index}',
+  payload_title: 'Check a private payload (optional)', payload_help: 'If you hold the payload and its salt, check them against the commitment in the entry. They never leave your browser.',
+  payload_file: 'Payload file', payload_salt: 'Salt (64 hex digits)', payload_check: 'Check payload',
+  payload_ok: 'The payload and salt match the entry\'s commitment.', payload_mismatch: 'The payload and salt do NOT match the commitment.',
+  payload_bad_salt: 'The salt must be 64 hex digits.', payload_none: 'This entry carries no payload commitment.',
+  // History
+  history_title: 'Has the history changed?',
+  history_help: 'This browser remembers the last checkpoint it verified and proves, on every visit, that the log\'s current tree extends it.',
+  history_first: 'First visit: this checkpoint is now remembered', history_first_body: 'Next time, your browser will prove that the log still extends this tree of {size} entries.',
+  history_same: 'Unchanged since your last visit', history_same_body: 'The log shows the same tree of {size} entries.',
+  history_consistent: 'The history only grew', history_consistent_body: 'Your browser proved (with {hashes} hashes from authenticated tiles) that the tree of {new} entries extends the tree of {old} entries it saw before.',
+  history_fork: 'FORK: the log signed two different histories',
+  history_fork_body: 'The log signed a tree of {new} entries that does not contain the tree of {old} entries this browser verified before. This is proof of misbehaviour; download the evidence and give it to an auditor, a journalist or the ombudsman. Anyone with the log key can check it (ledger-verify evidence verify).',
+  history_older: 'The server shows an older tree than you saw',
+  history_older_body: 'You saw {old} entries; this server shows {new}. It is a rollback or a lagging mirror; it cannot be proved from here. Your remembered checkpoint is kept.',
+  history_error: 'The history could not be checked',
+  remembered: 'Remembered checkpoint', current: 'Current checkpoint', download_evidence: 'Download the evidence (evidence.json)', forget: 'Forget the remembered checkpoint',
+  // Trust
+  trust_title: 'Trust', trust_help: 'The page checks everything against the log key you pin here. Get it from a source you trust: the official gazette, the operator\'s official website, or a printed notice. Never only from this server.',
+  pinned_key: 'Pinned log key', pinned_none: 'none pinned', server_key: 'Key announced by this server', authority_key: 'Registry authority key',
+  witness_policy: 'Witness policy (c2sp.org/tlog-policy)', save: 'Save', unpin: 'Remove',
+  key_mismatch_title: 'WARNING: this server presents a different log key than the one you pinned',
+  key_mismatch_body: 'Pinned: {pinned}. Server: {server}. Nothing from this server is accepted. Either you are talking to a different or impostor log, or the operator changed its key: check with the official source before pinning anything else.',
+  saved: 'Saved.', genesis_check: 'Check against the genesis entry', genesis_ok: 'Entry 0 (the genesis, authenticated through the tiles) names this log key and this authority key.',
+  genesis_fail: 'Entry 0 does NOT name these keys: {detail}',
+  // Errors (VerifyError codes)
+  'err.bad_vkey': 'The log key is not valid', 'err.bad_note': 'The signed note is malformed', 'err.bad_signature': 'A signature does not verify',
+  'err.no_log_signature': 'The checkpoint is not signed by the pinned log key', 'err.bad_checkpoint': 'The checkpoint is malformed',
+  'err.wrong_origin': 'It is for another log (origin differs)', 'err.bad_tile': 'A tile does not match the signed tree',
+  'err.bad_bundle': 'An entry bundle does not match the signed tree', 'err.fetch_failed': 'The server did not deliver a file',
+  'err.bad_receipt': 'The receipt is malformed', 'err.bad_entry': 'The entry is malformed', 'err.bad_statement': 'The statement is invalid',
+  'err.bad_json': 'The statement is not valid strict JSON', 'err.index_mismatch': 'The entry does not carry the receipt\'s index',
+  'err.bad_inclusion': 'The inclusion proof does not lead to the signed root', 'err.key_mismatch': 'The key in the receipt is not the entry\'s signer',
+  'err.bad_entry_signature': 'The agency signature does not verify', 'err.too_large': 'The tree is too large for this page',
+  'err.out_of_range': 'Outside the signed tree', 'err.bad_policy': 'The witness policy is invalid', 'err.bad_root': 'The root is wrong',
+  'err.leaf_mismatch': 'The entry bytes do not match the authenticated leaf', 'err.unknown': 'Unexpected error', 'err.no_key': 'No log key: pin one on the Trust page',
+};
+
+export type Key = keyof typeof en;
+
+const id: Record<Key, string> = {
+  title: 'Penjelajah buku besar publik',
+  tagline: 'Setiap pemeriksaan di halaman ini dilakukan oleh peramban Anda sendiri, dari checkpoint bertanda tangan dan tile.',
+  nav_home: 'Beranda', nav_entries: 'Entri', nav_agencies: 'Instansi', nav_receipt: 'Periksa tanda terima saya', nav_history: 'Apakah riwayat berubah?', nav_trust: 'Kepercayaan',
+  lang_switch: 'English', lang_label: 'Bahasa',
+  loading: 'Memeriksa…',
+  log_url: 'Log', log_url_help: 'Halaman ini membaca log di alamat ini. Untuk membaca cermin (mirror), buka halaman dengan ?log=URL.',
+  home_ok: 'Checkpoint terbaru asli',
+  home_ok_body: 'Peramban Anda telah memverifikasi tanda tangan log pada pohon berisi {size} entri. Tile pohon itu menghasilkan hash akarnya, jadi setiap entri yang ditandai terverifikasi ada dalam riwayat bertanda tangan ini.',
+  home_fail: 'Checkpoint tidak dapat diverifikasi',
+  home_fail_body: 'Jangan mengandalkan apa yang ditampilkan server ini sampai hal ini dijelaskan.',
+  home_warn_unpinned: 'Anda belum menyematkan kunci log',
+  home_warn_unpinned_body: 'Halaman memakai kunci yang diumumkan server itu sendiri. Itu hanya menunjukkan bahwa server yang menandatangani; sematkan kunci yang diterbitkan sumber resmi di halaman Kepercayaan.',
+  pin_this_key: 'Sematkan kunci ini',
+  tree_size: 'Ukuran pohon', root_hash: 'Hash akar', origin: 'Asal (origin)', log_key: 'Kunci log', key_id: 'ID kunci',
+  verified_at: 'Diverifikasi oleh peramban Anda pada', verified_in: 'Waktu yang diperlukan',
+  cosignatures: 'Tanda tangan saksi (cosignature)', no_policy: 'Belum ada kebijakan saksi yang disematkan: baris cosignature ditampilkan tetapi tidak diperiksa. Tempelkan kebijakan di halaman Kepercayaan.',
+  cosigned_at: 'ditandatangani bersama pada {time}', not_cosigned: 'tidak ada cosignature yang sah',
+  policy_met: 'Kebijakan saksi terpenuhi: saksi yang diwajibkan telah menandatangani checkpoint ini (kesegaran {time}).',
+  policy_none: 'Kebijakan yang disematkan tidak mewajibkan saksi (quorum none).',
+  policy_not_met: 'Kebijakan saksi TIDAK terpenuhi: tidak semua saksi yang diwajibkan menandatangani checkpoint ini.',
+  unchecked_line: 'baris tidak diperiksa dari {name}',
+  what_checked: 'Yang diperiksa peramban Anda',
+  chk_signature: 'Checkpoint ditandatangani dengan kunci log yang disematkan ({key})',
+  chk_origin: 'Asalnya adalah {origin}',
+  chk_tiles: 'Tile akar pohon ({tiles}) menghasilkan hash akar yang ditandatangani',
+  chk_history: 'Pohon ini melanjutkan checkpoint yang pernah dilihat peramban ini',
+  what_it_means: 'Artinya',
+  meaning: 'Log telah berkomitmen, dengan kuncinya, pada satu daftar pasti berisi {size} entri. Log tidak dapat mengubah atau menghapus satu pun tanpa terdeteksi oleh siapa saja yang pernah melihat checkpoint ini, termasuk peramban ini, yang mengingatnya.',
+  entries_title: 'Entri', filter_agency: 'Instansi', filter_type: 'Jenis', filter_channel: 'Kanal', filter_since: 'Dari', filter_until: 'Sampai', any: 'semua',
+  search: 'Cari', more: 'Tampilkan lagi', no_entries: 'Tidak ada entri yang cocok.',
+  entries_source_api: 'Didaftar oleh API pencarian server; setiap entri lalu diperiksa terhadap pohon yang terverifikasi.',
+  entries_source_tiles: 'Cermin ini tidak punya API pencarian: entri dibaca dari bundel entri bertanda tangan, terbaru lebih dulu.',
+  col_index: '#', col_time: 'Diurutkan', col_agency: 'Instansi', col_type: 'Jenis', col_channel: 'Kanal', col_subject: 'Subjek', col_status: 'Status',
+  verified: 'terverifikasi', not_verified: 'TIDAK terverifikasi', checking: 'memeriksa…',
+  entry_title: 'Entri {index}',
+  entry_verified: 'Entri ini ada dalam riwayat bertanda tangan',
+  entry_verified_body: 'Byte-nya menghasilkan hash daun {index} dari pohon berisi {size} entri yang checkpoint-nya diverifikasi peramban Anda.',
+  entry_failed: 'Entri ini tidak dapat diverifikasi',
+  chk_leaf: 'SHA-256 byte entri sama dengan daun {index} dari tile yang terautentikasi',
+  chk_envelope: 'Amplop (envelope) terdekode secara kanonis dan menyebut indeks {index}',
+  chk_statement: 'Pernyataan sah (spec/entry.md §1)',
+  chk_prev: 'Rantai hash: prev sama dengan hash daun entri {prev}',
+  chk_agency_prev: 'Rantai instansi: entri sebelumnya dari instansi ini adalah {prev}',
+  chk_agency_first: 'Rantai instansi: ini entri pertama instansi ini',
+  chk_sig: 'Tanda tangan instansi sah dengan kunci {key} (kunci sebagaimana dicantumkan tampilan registri server)',
+  chk_sig_unknown: 'Tanda tangan instansi tidak diperiksa: kunci dengan hash ini tidak dikenal halaman',
+  f_agency: 'Instansi', f_type: 'Jenis', f_channel: 'Kanal', f_subject: 'Subjek', f_occurred: 'Terjadi pada', f_sequenced: 'Diurutkan pada',
+  f_submission: 'ID pengajuan', f_commitment: 'Komitmen payload', f_object: 'Fakta publik', f_prev: 'Entri sebelumnya (rantai hash)',
+  f_agency_prev: 'Entri sebelumnya dari instansi', f_key_hash: 'Hash kunci penanda tangan', f_leaf: 'Hash daun', none: 'tidak ada',
+  channel_G2C: 'ke warga', channel_G2B: 'ke pelaku usaha', channel_G2G: 'antarinstansi pemerintah',
+  agencies_title: 'Instansi', agency_title: 'Instansi {id}', registered_at: 'Terdaftar pada entri', entries_count: 'Entri',
+  key_history: 'Riwayat kunci (dari tampilan registri server)', key: 'Kunci', added_at: 'Ditambahkan pada entri', revoked_at: 'Dicabut pada entri', active: 'Aktif', yes: 'ya', no: 'tidak',
+  agency_chain: 'Riwayat melalui agency_prev', chain_ok: 'Rantai agency_prev utuh pada {n} entri ini.',
+  chain_broken: 'Rantai agency_prev putus pada entri {index}.', no_api: 'Cermin ini tidak punya API JSON, jadi instansi tidak dapat didaftar.',
+  receipt_title: 'Periksa tanda terima saya', receipt_help: 'Letakkan berkas .tlog-proof di sini, pilih, atau tempelkan teksnya. Berkas diperiksa di halaman ini, secara luring, dengan kunci log yang Anda percayai; tidak dikirim ke mana pun.',
+  receipt_drop: 'Letakkan berkas tanda terima di sini', receipt_choose: 'Pilih berkas', receipt_paste: 'Atau tempelkan tanda terima', receipt_check: 'Periksa',
+  receipt_ok: 'Tanda terima ini sah', receipt_ok_body: 'Log menandatangani pohon berisi {size} entri yang memuat entri persis ini sebagai nomor {index}.',
+  receipt_fail: 'Tanda terima ini TIDAK sah',
+  chk_r_parse: 'Tanda terima berformat benar (c2sp.org/tlog-proof, bentuk {form})',
+  chk_r_checkpoint: 'Checkpoint-nya ditandatangani dengan kunci log yang disematkan',
+  chk_r_inclusion: 'Jalur inklusi mengarah dari entri ke akar checkpoint',
+  chk_r_signature: 'Bentuk 2: tanda tangan pernyataan sah dengan kunci dalam tanda terima, yang hash-nya disebut entri',
+  chk_r_signature_none: 'Bentuk 1: tanda terima tidak memuat kunci, jadi tanda tangan instansi tidak diperiksa',
+  chk_r_current: 'Log saat ini masih memuat entri ini pada indeks {index} (diperiksa terhadap pohon terverifikasi saat ini)',
+  chk_r_current_fail: 'Log saat ini TIDAK memuat entri ini pada indeks {index}',
+  payload_title: 'Periksa payload pribadi (opsional)', payload_help: 'Jika Anda memegang payload dan salt-nya, periksa keduanya terhadap komitmen dalam entri. Keduanya tidak pernah meninggalkan peramban Anda.',
+  payload_file: 'Berkas payload', payload_salt: 'Salt (64 digit heksadesimal)', payload_check: 'Periksa payload',
+  payload_ok: 'Payload dan salt cocok dengan komitmen entri.', payload_mismatch: 'Payload dan salt TIDAK cocok dengan komitmen.',
+  payload_bad_salt: 'Salt harus 64 digit heksadesimal.', payload_none: 'Entri ini tidak memuat komitmen payload.',
+  history_title: 'Apakah riwayat berubah?',
+  history_help: 'Peramban ini mengingat checkpoint terakhir yang diverifikasinya dan membuktikan, pada setiap kunjungan, bahwa pohon log saat ini melanjutkannya.',
+  history_first: 'Kunjungan pertama: checkpoint ini sekarang diingat', history_first_body: 'Pada kunjungan berikutnya, peramban Anda akan membuktikan bahwa log masih melanjutkan pohon berisi {size} entri ini.',
+  history_same: 'Tidak berubah sejak kunjungan terakhir', history_same_body: 'Log menampilkan pohon yang sama berisi {size} entri.',
+  history_consistent: 'Riwayat hanya bertambah', history_consistent_body: 'Peramban Anda membuktikan (dengan {hashes} hash dari tile terautentikasi) bahwa pohon berisi {new} entri melanjutkan pohon berisi {old} entri yang dilihat sebelumnya.',
+  history_fork: 'PERCABANGAN (FORK): log menandatangani dua riwayat berbeda',
+  history_fork_body: 'Log menandatangani pohon berisi {new} entri yang tidak memuat pohon berisi {old} entri yang pernah diverifikasi peramban ini. Ini bukti pelanggaran; unduh buktinya dan serahkan kepada auditor, jurnalis, atau Ombudsman. Siapa pun yang memegang kunci log dapat memeriksanya (ledger-verify evidence verify).',
+  history_older: 'Server menampilkan pohon yang lebih lama dari yang Anda lihat',
+  history_older_body: 'Anda melihat {old} entri; server ini menampilkan {new}. Ini pemutaran mundur (rollback) atau cermin yang tertinggal; tidak dapat dibuktikan dari sini. Checkpoint yang Anda ingat tetap disimpan.',
+  history_error: 'Riwayat tidak dapat diperiksa',
+  remembered: 'Checkpoint yang diingat', current: 'Checkpoint saat ini', download_evidence: 'Unduh bukti (evidence.json)', forget: 'Lupakan checkpoint yang diingat',
+  trust_title: 'Kepercayaan', trust_help: 'Halaman memeriksa semuanya terhadap kunci log yang Anda sematkan di sini. Dapatkan dari sumber tepercaya: Berita Negara, situs web resmi operator, atau pengumuman tercetak. Jangan hanya dari server ini.',
+  pinned_key: 'Kunci log yang disematkan', pinned_none: 'belum ada', server_key: 'Kunci yang diumumkan server ini', authority_key: 'Kunci otoritas registri',
+  witness_policy: 'Kebijakan saksi (c2sp.org/tlog-policy)', save: 'Simpan', unpin: 'Hapus',
+  key_mismatch_title: 'PERINGATAN: server ini menampilkan kunci log yang berbeda dari yang Anda sematkan',
+  key_mismatch_body: 'Disematkan: {pinned}. Server: {server}. Tidak ada data dari server ini yang diterima. Anda mungkin terhubung ke log lain atau log palsu, atau operator mengganti kuncinya: periksa ke sumber resmi sebelum menyematkan kunci lain.',
+  saved: 'Tersimpan.', genesis_check: 'Periksa terhadap entri genesis', genesis_ok: 'Entri 0 (genesis, terautentikasi melalui tile) menyebut kunci log dan kunci otoritas ini.',
+  genesis_fail: 'Entri 0 TIDAK menyebut kunci-kunci ini: {detail}',
+  'err.bad_vkey': 'Kunci log tidak sah', 'err.bad_note': 'Catatan bertanda tangan cacat', 'err.bad_signature': 'Sebuah tanda tangan tidak sah',
+  'err.no_log_signature': 'Checkpoint tidak ditandatangani dengan kunci log yang disematkan', 'err.bad_checkpoint': 'Checkpoint cacat',
+  'err.wrong_origin': 'Ini untuk log lain (asal berbeda)', 'err.bad_tile': 'Sebuah tile tidak cocok dengan pohon bertanda tangan',
+  'err.bad_bundle': 'Sebuah bundel entri tidak cocok dengan pohon bertanda tangan', 'err.fetch_failed': 'Server tidak mengirimkan sebuah berkas',
+  'err.bad_receipt': 'Tanda terima cacat', 'err.bad_entry': 'Entri cacat', 'err.bad_statement': 'Pernyataan tidak sah',
+  'err.bad_json': 'Pernyataan bukan JSON ketat yang sah', 'err.index_mismatch': 'Entri tidak memuat indeks tanda terima',
+  'err.bad_inclusion': 'Bukti inklusi tidak mengarah ke akar bertanda tangan', 'err.key_mismatch': 'Kunci dalam tanda terima bukan penanda tangan entri',
+  'err.bad_entry_signature': 'Tanda tangan instansi tidak sah', 'err.too_large': 'Pohon terlalu besar untuk halaman ini',
+  'err.out_of_range': 'Di luar pohon bertanda tangan', 'err.bad_policy': 'Kebijakan saksi tidak sah', 'err.bad_root': 'Akar salah',
+  'err.leaf_mismatch': 'Byte entri tidak cocok dengan daun terautentikasi', 'err.unknown': 'Kesalahan tak terduga', 'err.no_key': 'Tidak ada kunci log: sematkan di halaman Kepercayaan',
+};
+
+const dicts: Record<Lang, Record<Key, string>> = { en, id };
+
+let lang: Lang = (localStorage.getItem('explorer.lang') as Lang) === 'en' ? 'en' : 'id';
+
+export const getLang = () => lang;
+export function setLang(l: Lang): void {
+  lang = l;
+  localStorage.setItem('explorer.lang', l);
+  document.documentElement.lang = l;
+}
+
+export function t(key: Key, params: Record<string, string | number | bigint> = {}): string {
+  return dicts[lang][key].replace(/\{(\w+)\}/g, (_, k) => String(params[k] ?? `{${k}}`));
+}
+
+/** A translated error: the code's message, and the technical detail. */
+export function errorText(e: unknown): string {
+  const code = (e as { code?: string })?.code;
+  const key = `err.${code}` as Key;
+  const detail = (e as { detail?: string })?.detail ?? (e instanceof Error ? e.message : String(e));
+  return code && key in en ? `${t(key)} (${detail})` : `${t('err.unknown')} (${detail})`;
+}
+
+export function formatTime(ms: number | bigint): string {
+  return new Date(Number(ms)).toLocaleString(lang === 'id' ? 'id-ID' : 'en-GB', { timeZone: 'UTC', dateStyle: 'medium', timeStyle: 'medium' }) + ' UTC';
+}

@@ -1,0 +1,54 @@
+/** Home: the latest checkpoint, verified in the page, with a plain-language verdict. */
+import { formatTime, t } from '../i18n';
+import { keyIdHex, toBase64, toHex } from '../verify';
+import { reset } from '../session';
+import { checks, code, dl, h, verdict } from '../ui';
+import { requireVerified, unpinnedWarning } from './common';
+
+export async function homePage(main: HTMLElement): Promise<void> {
+  const v = await requireVerified(main);
+  if (!v) return;
+  const cp = v.opened.checkpoint;
+  const historyOk = v.history.kind === 'first' || v.history.kind === 'same' || v.history.kind === 'consistent';
+  main.append(
+    unpinnedWarning(v, () => (reset(), main.replaceChildren(), void homePage(main))) ?? '',
+    verdict(
+      v.policy && !v.policy.met ? 'warn' : 'ok',
+      t('home_ok'),
+      h('p', {}, t('home_ok_body', { size: cp.size })),
+      dl([
+        [t('tree_size'), h('strong', { 'data-testid': 'tree-size' }, String(cp.size))],
+        [t('origin'), code(cp.origin)],
+        [t('log_key'), code(`${v.logKey.name}+${keyIdHex(v.logKey.keyId)}`)],
+        [t('root_hash'), h('code', { title: toHex(cp.root) }, toBase64(cp.root))],
+        [t('verified_at'), h('span', { 'data-testid': 'verified-at' }, formatTime(v.verifiedAt))],
+        [t('verified_in'), `${v.tookMs.toFixed(0)} ms`],
+      ]),
+    ),
+    h('h2', {}, t('what_checked')),
+    checks([
+      [true, t('chk_signature', { key: `${v.logKey.name}+${keyIdHex(v.logKey.keyId)}` })],
+      [true, t('chk_origin', { origin: cp.origin })],
+      [true, t('chk_tiles', { tiles: v.rootTiles.join(', ') || '—' })],
+      [v.history.kind === 'first' ? null : historyOk, t('chk_history')],
+    ]),
+    cosignatureSection(v),
+    h('h2', {}, t('what_it_means')),
+    h('p', {}, t('meaning', { size: cp.size })),
+  );
+}
+
+function cosignatureSection(v: Awaited<ReturnType<typeof requireVerified>> & object): HTMLElement {
+  const lines = v.opened.unknown;
+  if (!v.policy)
+    return h('section', {}, h('h2', {}, t('cosignatures')), h('p', {}, t('no_policy')), h('ul', {}, lines.map((l) => h('li', {}, t('unchecked_line', { name: l.name })))));
+  const p = v.policy;
+  const status = p.quorumNone ? t('policy_none') : p.met ? t('policy_met', { time: formatTime(p.freshness! * 1000n) }) : t('policy_not_met');
+  return h(
+    'section',
+    {},
+    h('h2', {}, t('cosignatures')),
+    h('p', { 'data-testid': 'policy-status', class: p.met ? 'pass' : 'miss' }, status),
+    checks(p.witnesses.map((w) => [w.time !== null, `${w.name}: ${w.time !== null ? t('cosigned_at', { time: formatTime(w.time * 1000n) }) : t('not_cosigned')}`])),
+  );
+}

@@ -1,0 +1,155 @@
+/**
+ * The page's view of one log: where it is, which keys it trusts (localStorage),
+ * and the checkpoint it opened and verified on this visit. All network access
+ * of the page is here; all checks are in ./verify.
+ */
+import {
+  checkHistory, evaluatePolicy, fromBase64, openCheckpoint, parsePolicy, parseVerifierKey, TiledTree, toBase64, utf8,
+  VerifyError, type HistoryVerdict, type OpenedCheckpoint, type PolicyVerdict, type VerifierKey, tilePath, tileWidth,
+} from './verify';
+
+const LS = {
+  vkey: 'explorer.trust.vkey',
+  authority: 'explorer.trust.authority',
+  policy: 'explorer.trust.policy',
+  seen: (vkey: string) => `explorer.seen.${vkey}`,
+};
+
+/** The log's base URL: `?log=URL`, else the page's own directory. */
+export function logUrl(): string {
+  const q = new URLSearchParams(location.search).get('log');
+  const base = q ?? new URL('.', location.href).href;
+  return base.endsWith('/') ? base : base + '/';
+}
+
+export async function fetchBytes(path: string): Promise<Uint8Array> {
+  const r = await fetch(new URL(path, logUrl()), { cache: 'no-store' });
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+/** A JSON API read, or null when the mirror has no such API. */
+export async function fetchJson<T>(path: string): Promise<T | null> {
+  try {
+    const r = await fetch(new URL(path, logUrl()), { cache: 'no-store' });
+    if (!r.ok || !(r.headers.get('content-type') ?? '').includes('json')) return null;
+    return (await r.json()) as T;
+  } catch {
+    return null;
+  }
+}
+
+export interface LogInfo {
+  origin: string;
+  vkey: string;
+  authority_key: string;
+  size: number;
+  checkpoint_size: number;
+}
+
+export const trust = {
+  vkey: () => localStorage.getItem(LS.vkey),
+  authority: () => localStorage.getItem(LS.authority),
+  policy: () => localStorage.getItem(LS.policy),
+  set(key: 'vkey' | 'authority' | 'policy', value: string | null) {
+    if (value === null || value.trim() === '') localStorage.removeItem(LS[key]);
+    else localStorage.setItem(LS[key], key === 'policy' ? value : value.trim());
+  },
+};
+
+export interface Verified {
+  logKey: VerifierKey;
+  /** Whether the key was pinned by the user (else: announced by the server). */
+  pinned: boolean;
+  opened: OpenedCheckpoint;
+  tree: TiledTree;
+  rootTiles: string[];
+  policy: PolicyVerdict | null;
+  history: HistoryVerdict | { kind: 'error'; error: unknown };
+  remembered: Uint8Array | null;
+  verifiedAt: number;
+  tookMs: number;
+}
+
+export type SessionResult =
+  | { ok: true; v: Verified }
+  | { ok: false; error: unknown; keyMismatch?: { pinned: string; server: string }; info: LogInfo | null };
+
+let session: Promise<SessionResult> | null = null;
+
+/** Opens and verifies the log's current checkpoint once per page load. */
+export function current(): Promise<SessionResult> {
+  session ??= verifyCurrent();
+  return session;
+}
+
+export function reset(): void {
+  session = null;
+}
+
+function rootTilePaths(size: number): string[] {
+  const out: string[] = [];
+  for (let level = 0; 256 ** level <= size; level++) {
+    const index = Math.floor(size / 256 ** (level + 1));
+    const w = tileWidth(size, level, index);
+    if (w > 0 && w < 256) out.push(tilePath(level, index, w));
+  }
+  return out;
+}
+
+async function verifyCurrent(): Promise<SessionResult> {
+  const started = performance.now();
+  const info = await fetchJson<LogInfo>('v1/log');
+  const pinnedText = trust.vkey();
+  let logKey: VerifierKey;
+  try {
+    logKey = parseVerifierKey(pinnedText ?? info?.vkey ?? '');
+  } catch (e) {
+    return { ok: false, error: pinnedText || info ? e : new VerifyError('no_key'), info };
+  }
+  if (pinnedText && info && info.vkey !== logKey.text) {
+    let same = false;
+    try {
+      same = parseVerifierKey(info.vkey).text === logKey.text;
+    } catch {
+      /* a malformed announced key is a mismatch */
+    }
+    if (!same) return { ok: false, error: new VerifyError('no_log_signature', 'the server announces another key'), keyMismatch: { pinned: logKey.text, server: info.vkey }, info };
+  }
+  try {
+    const bytes = await fetchBytes('checkpoint').catch((e) => {
+      throw new VerifyError('fetch_failed', `checkpoint: ${(e as Error).message}`);
+    });
+    const opened = openCheckpoint(bytes, logKey);
+    const tree = new TiledTree(opened.checkpoint, (p) => fetchBytes(p));
+    await tree.checkRoot();
+    let policy: PolicyVerdict | null = null;
+    const policyText = trust.policy();
+    if (policyText) policy = evaluatePolicy(parsePolicy(policyText), bytes);
+    const seenKey = LS.seen(logKey.text);
+    const seenText = localStorage.getItem(seenKey);
+    let remembered: Uint8Array | null = seenText ? fromBase64(seenText) : null;
+    let history: Verified['history'];
+    try {
+      const seen = remembered ? openCheckpoint(remembered, logKey) : null;
+      history = await checkHistory(logKey, seen && { head: seen.checkpoint, bytes: remembered! }, { head: opened.checkpoint, bytes }, tree, Date.now());
+      if (history.kind === 'first' || history.kind === 'consistent') localStorage.setItem(seenKey, toBase64(bytes));
+    } catch (error) {
+      history = { kind: 'error', error };
+    }
+    if (!remembered) remembered = null;
+    const tookMs = performance.now() - started;
+    performance.mark('explorer:checkpoint-verified');
+    return { ok: true, v: { logKey, pinned: pinnedText !== null, opened, tree, rootTiles: rootTilePaths(tree.size), policy, history, remembered, verifiedAt: Date.now(), tookMs } };
+  } catch (error) {
+    // A checkpoint signed by another key: say so loudly when the server's own key differs.
+    const mismatch = error instanceof VerifyError && error.code === 'no_log_signature' && pinnedText !== null;
+    return { ok: false, error, info, keyMismatch: mismatch ? { pinned: logKey.text, server: info?.vkey ?? '?' } : undefined };
+  }
+}
+
+export function forgetRemembered(vkey: string): void {
+  localStorage.removeItem(LS.seen(vkey));
+}
+
+export { utf8 };
