@@ -43,6 +43,11 @@ pub struct ServeOptions {
     /// counted in ledger_unwitnessed_checkpoints [default: false].
     #[arg(long, env = "LEDGER_WITNESS_FAIL_OPEN")]
     pub witness_fail_open: Option<bool>,
+    /// Serve the explorer (the web app that verifies the log in the browser,
+    /// built into this directory by `npm run build` in ledger-server/explorer)
+    /// at `/` (spec/api.md §7) [default: none].
+    #[arg(long, env = "LEDGER_EXPLORER_DIR")]
+    pub explorer_dir: Option<PathBuf>,
     /// With a witness policy: how often, in seconds, a checkpoint that has not
     /// grown is signed and cosigned again, so that its cosignatures stay fresh
     /// for verifiers with a maximum age (spec/witness.md §4.3) [default: 60].
@@ -113,6 +118,8 @@ pub struct Settings {
     /// The witness settings, if a policy is set; `main` reads the policy with
     /// the log key into `node.witnesses`.
     pub witness_policy: Option<WitnessSettings>,
+    /// The explorer's built files, served at `/`.
+    pub explorer_dir: Option<PathBuf>,
 }
 
 /// The witness settings (spec/witness.md §4).
@@ -250,6 +257,7 @@ impl ServeOptions {
                 checkpoint_interval: Duration::from_millis(pick!(checkpoint_interval_ms, 250)),
                 witnesses: None,
             },
+            explorer_dir: self.explorer_dir.or(file.explorer_dir),
             witness_policy: self.witness_policy.or(file.witness_policy).map(|p| {
                 let ms = |v: Option<u64>| v.map(|ms| Duration::from_millis(ms.max(1)));
                 let secs = |v: Option<u64>| v.map(|s| Duration::from_secs(s.max(1)));

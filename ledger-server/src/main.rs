@@ -227,13 +227,34 @@ async fn run_serve(opts: ServeOptions, demo: Option<DemoOptions>) -> Result<()> 
                 witnesses.as_ref()
             )
         );
+        if settings.explorer_dir.is_some() {
+            println!(
+                "Open http://{addr}/ : the explorer verifies the checkpoint, entries and receipts in your browser.\n"
+            );
+        }
     }
     tracing::info!(
         "serving {} on http://{addr} (entries: {})",
         node.state.params.origin,
         node.state.committed.borrow().size
     );
-    serve(node, listener, settings.request_timeout, &settings.http).await
+    if let Some(dir) = &settings.explorer_dir {
+        if !dir.join("index.html").is_file() {
+            anyhow::bail!(
+                "explorer_dir {} holds no index.html (build it: npm ci && npm run build in ledger-server/explorer)",
+                dir.display()
+            );
+        }
+        tracing::info!("serving the explorer from {} at /", dir.display());
+    }
+    serve(
+        node,
+        listener,
+        settings.request_timeout,
+        &settings.http,
+        settings.explorer_dir.as_deref(),
+    )
+    .await
 }
 
 fn stats(data: &std::path::Path, json: bool) -> Result<()> {

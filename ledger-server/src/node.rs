@@ -402,8 +402,13 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     timeout: Duration,
     http: &crate::listener::HttpLimits,
+    explorer: Option<&std::path::Path>,
 ) -> Result<()> {
-    let app = crate::api::with_timeout(crate::api::app(node.state.clone()), timeout);
+    let mut app = crate::api::app(node.state.clone());
+    if let Some(dir) = explorer {
+        app = crate::api::explorer::with_explorer(app, dir);
+    }
+    let app = crate::api::with_timeout(app, timeout);
     let drain = timeout.saturating_add(Duration::from_secs(5));
     crate::listener::serve(listener, app, http, shutdown_signal(), drain).await;
     tracing::info!("stopping: finishing queued appends and the last checkpoint");

@@ -38,3 +38,28 @@ have_libclang() {
 have_python_module() {
     python3 -c "import $1" >/dev/null 2>&1
 }
+
+# True when the version printed by `node --version` (v18.20.4) is at least
+# major 18, the oldest the explorer's build (ledger-server/explorer) supports;
+# Debian 12's nodejs package is 18.
+node_version_ok() {
+    local v=${1#v} major
+    major=${v%%.*}
+    case "$major" in
+        '' | *[!0-9]*) return 1 ;;
+    esac
+    [ "$major" -ge 18 ]
+}
+
+# True when `node` (version 18 or later) and `npm` are commands.
+have_node() {
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+        node_version_ok "$(node --version 2>/dev/null)"
+}
+
+# The browser the explorer's browser tests drive (playwright-core's
+# executablePath): Debian's chromium package.
+CHROMIUM=${LEDGER_CHROMIUM:-/usr/bin/chromium}
+have_chromium() {
+    [ -x "$CHROMIUM" ]
+}

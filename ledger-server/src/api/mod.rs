@@ -37,6 +37,7 @@ use utoipa::{OpenApi, ToSchema};
 
 mod agencies;
 mod append;
+pub mod explorer;
 mod openapi;
 mod ops;
 mod payloads;
@@ -329,6 +330,7 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(middleware::from_fn_with_state(metrics, count_rejections))
+        .layer(explorer::cors())
         .with_state(state)
 }
 
