@@ -11,19 +11,22 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519';
 import { keyId, keyIdHex, toBase64 } from '../src/verify';
-import { bin, cleanup, copyDir, launch, SHOTS, startDemo, startProxy, submit, tempDir, type LedgerServer, type Proxy } from './harness';
+import { bin, cleanup, copyDir, launch, SERVES_EXPLORER, SHOTS, startDemo, startProxy, submit, tempDir, type LedgerServer, type Proxy } from './harness';
 
 let browser: Browser;
 let dir: string;
 let demo: LedgerServer;
 let proxy: Proxy;
 let vkey: string;
+/** Where the page is opened: the demo itself when it serves the explorer (--explorer-dir), else a proxy serving dist/. */
+let site: string;
 
 beforeAll(async () => {
   dir = tempDir();
   demo = await startDemo(dir);
   proxy = await startProxy(demo.url);
   vkey = readFileSync(join(dir, 'ledger-demo/log.vkey'), 'utf8').trim();
+  site = SERVES_EXPLORER ? demo.url : proxy.url;
   browser = await launch();
 });
 
@@ -52,13 +55,14 @@ describe('explorer', () => {
   it('shows a verified checkpoint on the home page, with the witness policy met', async () => {
     const policy = readFileSync(join(dir, 'ledger-demo/witness-policy.txt'), 'utf8');
     const { context, page } = await newPage({ 'explorer.trust.vkey': vkey, 'explorer.trust.policy': policy });
-    await page.goto(`${proxy.url}/#/`);
+    await page.goto(`${site}/#/`);
     const ok = page.locator('[data-verdict=ok]').first();
     await ok.waitFor({ timeout: 30_000 });
     expect(await ok.textContent()).toContain('The latest checkpoint is genuine');
     expect(Number(await page.getByTestId('tree-size').textContent())).toBeGreaterThanOrEqual(11);
     expect(await page.getByTestId('policy-status').textContent()).toContain('Witness policy met');
     await shot(page, 'home-en');
+    await page.screenshot({ path: join(SHOTS, 'docs-explorer.png'), clip: { x: 0, y: 0, width: 1100, height: 830 } });
     await page.getByTestId('lang').click();
     await page.getByText('Checkpoint terbaru asli').waitFor();
     await shot(page, 'home-id');
@@ -70,7 +74,7 @@ describe('explorer', () => {
   it('verifies a receipt file dropped into the page, and refuses a tampered one', async () => {
     const receipt = await (await fetch(`${demo.url}/v1/receipts/4`)).text();
     const { context, page } = await newPage({ 'explorer.trust.vkey': vkey });
-    await page.goto(`${proxy.url}/#/receipt`);
+    await page.goto(`${site}/#/receipt`);
     const drop = async (text: string) =>
       page.evaluate((t) => {
         const dt = new DataTransfer();
@@ -113,12 +117,28 @@ describe('explorer', () => {
     await tampering.close();
   });
 
+  it('works from a static mirror with no JSON API, reading entries from the signed bundles', async () => {
+    const mirror = await startProxy(demo.url);
+    mirror.hide = (path) => !(path === 'checkpoint' || path.startsWith('tile/'));
+    const { context, page } = await newPage({ 'explorer.trust.vkey': vkey });
+    await page.goto(`${mirror.url}/#/entries`);
+    await page.getByText('This mirror has no search API').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid=entry-status]').first().waitFor({ timeout: 30_000 });
+    const statuses = await page.getByTestId('entry-status').allTextContents();
+    expect(statuses.length).toBeGreaterThanOrEqual(11);
+    expect(statuses.every((s) => s.includes('verified') && !s.includes('NOT'))).toBe(true);
+    expect(await page.locator('tr[data-index]').first().getAttribute('data-index')).toBe(String(statuses.length - 1));
+    await shot(page, 'mirror-entries');
+    await context.close();
+    await mirror.close();
+  });
+
   it('refuses a checkpoint when a different log key is pinned', async () => {
     const origin = vkey.split('+')[0];
     const pub = ed25519.getPublicKey(new Uint8Array(32).fill(9));
     const other = `${origin}+${keyIdHex(keyId(origin, 1, pub))}+${toBase64(new Uint8Array([1, ...pub]))}`;
     const { context, page } = await newPage({ 'explorer.trust.vkey': other });
-    await page.goto(`${proxy.url}/#/`);
+    await page.goto(`${site}/#/`);
     const fail = page.locator('[data-verdict=fail]');
     await fail.waitFor({ timeout: 30_000 });
     expect(await fail.textContent()).toContain('WARNING: this server presents a different log key');
@@ -129,7 +149,7 @@ describe('explorer', () => {
 
   it('proves the remembered checkpoint consistent after appends', async () => {
     const { context, page } = await newPage({ 'explorer.trust.vkey': vkey });
-    await page.goto(`${proxy.url}/#/history`);
+    await page.goto(`${site}/#/history`);
     await page.locator('[data-history=first]').waitFor({ timeout: 30_000 });
     submit(dir, demo.url, 'E2E/1');
     submit(dir, demo.url, 'E2E/2');
@@ -139,7 +159,7 @@ describe('explorer', () => {
     expect(await box.getAttribute('data-history')).toBe('consistent');
     expect(await box.textContent()).toContain('The history only grew');
     await shot(page, 'history-consistent');
-    await page.goto(`${proxy.url}/#/entries`);
+    await page.goto(`${site}/#/entries`);
     await page.locator('[data-testid=entry-status]').first().waitFor({ timeout: 30_000 });
     const statuses = await page.getByTestId('entry-status').allTextContents();
     expect(statuses.length).toBeGreaterThanOrEqual(13);
@@ -166,16 +186,26 @@ describe('a forked server', () => {
       submit(b, serverB.url, 'FORK/1');
       submit(b, serverB.url, 'FORK/2');
       const key = readFileSync(join(a, 'ledger-demo/log.vkey'), 'utf8').trim();
-      fp = await startProxy(serverA.url);
       const { context, page } = await newPage({ 'explorer.trust.vkey': key });
-      await page.goto(`${fp.url}/#/history`);
-      await page.locator('[data-history=first]').waitFor({ timeout: 30_000 });
-      fp.upstream = serverB.url; // the same page, now reading the forked copy
-      await page.reload();
+      let forkUrl: string;
+      if (SERVES_EXPLORER) {
+        // The page served by the honest server, reading the forked copy across origins (?log=, CORS).
+        await page.goto(`${serverA.url}/#/history`);
+        await page.locator('[data-history=first]').waitFor({ timeout: 30_000 });
+        forkUrl = `${serverA.url}/?log=${encodeURIComponent(serverB.url + '/')}#/history`;
+      } else {
+        fp = await startProxy(serverA.url);
+        await page.goto(`${fp.url}/#/history`);
+        await page.locator('[data-history=first]').waitFor({ timeout: 30_000 });
+        fp.upstream = serverB.url; // the same page, now reading the forked copy
+        forkUrl = `${fp.url}/#/history`;
+      }
+      await page.goto(forkUrl);
       const box = page.locator('[data-history]');
       await box.waitFor({ timeout: 30_000 });
       expect(await box.getAttribute('data-history')).toBe('fork');
       expect(await box.textContent()).toContain('FORK');
+      if (SERVES_EXPLORER) expect(await page.getByTestId('log-url').textContent()).toBe(serverB.url + '/');
       await shot(page, 'fork');
       const [download] = await Promise.all([page.waitForEvent('download'), page.locator('a[download]').click()]);
       const evidence = join(a, 'evidence.json');

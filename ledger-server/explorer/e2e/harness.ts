@@ -102,17 +102,23 @@ export interface Proxy {
   url: string;
   upstream: string;
   tamper: ((path: string, body: Uint8Array) => Uint8Array) | null;
+  /** Answer 404 for these paths (a static mirror has no JSON API). */
+  hide: ((path: string) => boolean) | null;
   close(): Promise<void>;
 }
 
 export async function startProxy(upstream: string): Promise<Proxy> {
-  const proxy = { upstream, tamper: null } as Proxy;
+  const proxy = { upstream, tamper: null, hide: null } as Proxy;
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const file = path === '/' ? 'index.html' : path.startsWith('/assets/') ? path.slice(1) : null;
     if (file && existsSync(join(DIST, file))) {
       res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
       return res.end(readFileSync(join(DIST, file)));
+    }
+    if (proxy.hide?.(path.slice(1))) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      return res.end('not found');
     }
     try {
       const r = await fetch(proxy.upstream + req.url, { headers: { 'accept-encoding': 'identity' } });

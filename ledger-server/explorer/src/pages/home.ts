@@ -30,12 +30,13 @@ export async function homePage(main: HTMLElement): Promise<void> {
       [true, t('chk_signature', { key: `${v.logKey.name}+${keyIdHex(v.logKey.keyId)}` })],
       [true, t('chk_origin', { origin: cp.origin })],
       [true, t('chk_tiles', { tiles: v.rootTiles.join(', ') || '—' })],
-      [v.history.kind === 'first' ? null : historyOk, t('chk_history')],
+      v.history.kind === 'first' ? [null, t('history_first')] : [historyOk, t('chk_history')],
     ]),
     cosignatureSection(v),
     h('h2', {}, t('what_it_means')),
     h('p', {}, t('meaning', { size: cp.size })),
   );
+  performance.mark('explorer:home-rendered');
 }
 
 function cosignatureSection(v: Awaited<ReturnType<typeof requireVerified>> & object): HTMLElement {

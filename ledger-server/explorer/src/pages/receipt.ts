@@ -4,7 +4,7 @@
  * log still holds the entry. A payload and salt are checked locally.
  */
 import { errorText, t } from '../i18n';
-import { checkPayload, equal, parseVerifierKey, utf8, verifyReceipt, type ReceiptVerdict, type VerifierKey } from '../verify';
+import { checkPayload, equal, parseVerifierKey, utf8, verifyReceipt, warmUp, type ReceiptVerdict, type VerifierKey } from '../verify';
 import { current, trust } from '../session';
 import { checks, code, dl, h, verdict } from '../ui';
 
@@ -16,6 +16,7 @@ async function trustedKey(): Promise<VerifierKey | null> {
 }
 
 export function receiptPage(main: HTMLElement): void {
+  setTimeout(warmUp, 0);
   const out = h('div', { 'aria-live': 'polite', id: 'receipt-result' });
   const text = h('textarea', { rows: '8', 'aria-label': t('receipt_paste'), spellcheck: 'false', 'data-testid': 'receipt-text' });
   const file = h('input', { type: 'file', accept: '.tlog-proof,text/plain', 'data-testid': 'receipt-file' });

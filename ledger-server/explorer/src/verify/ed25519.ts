@@ -71,6 +71,11 @@ export function isValidKey(pub: Uint8Array): boolean {
   return A !== null && !A.isSmallOrder() && equal(A.toRawBytes(), pub);
 }
 
+/** Builds noble's base-point table ahead of the first verification (about 50 ms once per page). */
+export function warmUp(): void {
+  Point.BASE.multiplyUnsafe(2n);
+}
+
 /** Ed25519 signing, for tests only (deterministic, RFC 8032). */
 export function sign(seed: Uint8Array, msg: Uint8Array): Uint8Array {
   return ed25519.sign(msg, seed);
