@@ -22,10 +22,35 @@ export function logUrl(): string {
   return base.endsWith('/') ? base : base + '/';
 }
 
+/** The most bytes the page reads for a path: a note, a full tile, a full bundle (checkpoints-and-tiles.md §2.1, §4.1, §5). */
+export function sizeLimit(path: string): number {
+  if (path.startsWith('tile/entries/')) return 256 * (2 + 65535);
+  if (path.startsWith('tile/')) return 8192;
+  return 65536;
+}
+
+/** Reads a path of the log, refusing a (decoded) body above its size limit while reading it. */
 export async function fetchBytes(path: string): Promise<Uint8Array> {
   const r = await fetch(new URL(path, logUrl()), { cache: 'no-store' });
   if (!r.ok) throw new Error(`HTTP ${r.status}`);
-  return new Uint8Array(await r.arrayBuffer());
+  const limit = sizeLimit(path);
+  const reader = r.body!.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > limit) {
+      void reader.cancel();
+      throw new Error(`larger than ${limit} bytes`);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) (out.set(p, o), (o += p.length));
+  return out;
 }
 
 /** A JSON API read, or null when the mirror has no such API. */
@@ -137,7 +162,6 @@ async function verifyCurrent(): Promise<SessionResult> {
     } catch (error) {
       history = { kind: 'error', error };
     }
-    if (!remembered) remembered = null;
     const tookMs = performance.now() - started;
     performance.mark('explorer:checkpoint-verified');
     return { ok: true, v: { logKey, pinned: pinnedText !== null, opened, tree, rootTiles: rootTilePaths(tree.size), policy, history, remembered, verifiedAt: Date.now(), tookMs } };

@@ -133,3 +133,37 @@ describe('history: consistency, forks and evidence', () => {
     expect(openCheckpoint(signCheckpoint(3, r), log.vkey).checkpoint.size).toBe(3n);
   });
 });
+
+describe('tile authentication names what failed', () => {
+  it('a changed full tile, and a changed entry bundle', async () => {
+    const n = 600;
+    const words = Array.from({ length: n }, (_, i) => utf8(`w${i}`));
+    const base = memoryLog('w', n, words.map(leafHash));
+    const bundles = async (path: string) => {
+      const m = /^tile\/entries\/(\d{3})(?:\.p\/(\d+))?$/.exec(path);
+      if (!m) return base.fetcher(path);
+      const start = Number(m[1]) * 256;
+      const width = m[2] ? Number(m[2]) : 256;
+      return concat(...words.slice(start, start + width).map((w) => concat(new Uint8Array([0, w.length]), w)));
+    };
+    const head = { size: BigInt(n), root: base.root };
+    const good = new TiledTree(head, bundles);
+    expect((await good.bundle(1)).length).toBe(256);
+    expect((await good.bundle(2)).length).toBe(88);
+    const badTile = new TiledTree(head, async (p) => {
+      const d = await bundles(p);
+      if (p === 'tile/0/000') d[7] ^= 1;
+      return d;
+    });
+    await expect(badTile.leafHashAt(5)).rejects.toThrow(/tile\/0\/000: does not hash to its parent/);
+    expect(toBase64(await badTile.leafHashAt(300))).toBe(toBase64(base.leaves[300]));
+    const badBundle = new TiledTree(head, async (p) => {
+      const d = await bundles(p);
+      if (p === 'tile/entries/001') d[9] ^= 1;
+      return d;
+    });
+    await expect(badBundle.bundle(1)).rejects.toThrow(/tile\/entries\/001: entry \d+ does not match/);
+    const shortTile = new TiledTree(head, async (p) => (p === 'tile/1/000.p/2' ? new Uint8Array(63) : bundles(p)));
+    await expect(shortTile.checkRoot()).rejects.toThrow(/tile\/1\/000\.p\/2: 63 bytes, expected 64/);
+  });
+});

@@ -192,3 +192,33 @@ describe('Ed25519 rules on the C2SP CCTV vectors', () => {
     expect(verifyStatement(key, env.statementBytes, env.signature)).toBe(false);
   });
 });
+
+describe('parsers never fail but with a VerifyError', () => {
+  it('on 3,000 random mutations of a statement, an envelope and a receipt', () => {
+    let seed = 12345;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const inputs: [(b: Uint8Array) => unknown, Uint8Array][] = [
+      [parseStatement, utf8(specBlock('entry.md', 'permit-statement').trim())],
+      [decodeEnvelope, hexBlock(specBlock('entry.md', 'permit-envelope'))],
+      [(b) => verifyReceipt(b, LOG), utf8(specBlock('receipts.md', 'receipt-form-2'))],
+    ];
+    for (const [parse, good] of inputs) {
+      for (let i = 0; i < 1000; i++) {
+        let b: Uint8Array = good.slice();
+        const k = 1 + rand(4);
+        for (let j = 0; j < k; j++) {
+          const at = rand(b.length);
+          const op = rand(3);
+          if (op === 0) b[at] = rand(256);
+          else if (op === 1) b = concat(b.slice(0, at), b.slice(at + 1));
+          else b = concat(b.slice(0, at), new Uint8Array([rand(256)]), b.slice(at));
+        }
+        try {
+          parse(b);
+        } catch (e) {
+          expect(e, `mutation ${i}`).toBeInstanceOf(VerifyError);
+        }
+      }
+    }
+  });
+});
