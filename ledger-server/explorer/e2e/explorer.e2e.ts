@@ -93,6 +93,11 @@ describe('explorer', () => {
     await page.locator('#receipt-result [data-verdict=fail]').waitFor({ timeout: 30_000 });
     expect(await page.locator('#receipt-result').textContent()).toContain('This receipt is NOT valid');
     await shot(page, 'receipt-tampered');
+    // Keyboard: the drop zone is focusable and Enter opens the file chooser.
+    await page.getByTestId('drop').focus();
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    await chooser.setFiles({ name: 'r.tlog-proof', mimeType: 'text/plain', buffer: Buffer.from(receipt) });
+    await page.locator('#receipt-result [data-verdict=ok]').waitFor({ timeout: 30_000 });
     await context.close();
   });
 
@@ -165,6 +170,20 @@ describe('explorer', () => {
     expect(statuses.length).toBeGreaterThanOrEqual(13);
     expect(statuses.every((s) => s.includes('verified') && !s.includes('NOT'))).toBe(true);
     await shot(page, 'entries');
+    await page.goto(`${site}/#/entry/12`);
+    await page.locator('[data-verdict=ok]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('main').textContent()).toContain('E2E/2');
+    await shot(page, 'entry');
+    await page.goto(`${site}/#/agency/city-licensing`);
+    await page.getByText('The agency_prev chain is unbroken').waitFor({ timeout: 30_000 });
+    await shot(page, 'agency');
+    await page.goto(`${site}/#/trust`);
+    await page.getByTestId('pinned-key').waitFor();
+    expect(await page.getByTestId('pinned-key').textContent()).toBe(vkey);
+    await page.getByRole('button', { name: 'Check against the genesis entry' }).click();
+    await page.getByText('Entry 0 (the genesis').waitFor({ timeout: 30_000 });
+    expect(await page.locator('main').textContent()).toContain('It names the authority key');
+    await shot(page, 'trust');
     await context.close();
   });
 });

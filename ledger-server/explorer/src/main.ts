@@ -39,7 +39,7 @@ async function render(): Promise<void> {
   const main = h('main', { id: 'main', tabindex: '-1' });
   const app = document.getElementById('app')!;
   app.replaceChildren(
-    h('a', { class: 'skiplink', href: '#main', onclick: (e: Event) => (e.preventDefault(), main.focus()) }, 'Skip to content'),
+    h('a', { class: 'skiplink', href: '#main', onclick: (e: Event) => (e.preventDefault(), main.focus()) }, t('skip')),
     h(
       'header',
       {},
@@ -49,7 +49,7 @@ async function render(): Promise<void> {
         { class: 'lang', type: 'button', 'aria-label': `${t('lang_label')}: ${t('lang_switch')}`, 'data-testid': 'lang', onclick: () => (setLang(getLang() === 'id' ? 'en' : 'id'), void render()) },
         t('lang_switch'),
       ),
-      h('nav', { 'aria-label': 'Menu' }, h('ul', {}, nav.map(([href, key]) => h('li', {}, h('a', { href: link(href), 'aria-current': route[2] === key ? 'page' : undefined }, t(key)))))),
+      h('nav', { 'aria-label': t('menu') }, h('ul', {}, nav.map(([href, key]) => h('li', {}, h('a', { href: link(href), 'aria-current': route[2] === key ? 'page' : undefined }, t(key)))))),
     ),
     main,
     h('footer', {}, h('span', {}, `${t('log_url')}: `), h('code', { 'data-testid': 'log-url' }, logUrl()), h('p', {}, t('log_url_help'))),

@@ -18,7 +18,7 @@ export async function agencyPage(main: HTMLElement, id: string): Promise<void> {
   const v = await requireVerified(main);
   if (!v) return;
   const a = await fetchJson<AgencyJson>(`v1/agencies/${id}`);
-  if (!a) return void main.append(h('p', {}, t('no_api')));
+  if (!a) return void main.append(h('p', {}, t('agency_unknown')));
   main.append(
     h('p', {}, h('strong', {}, a.name), ` · ${t('registered_at')} `, h('a', { href: `${location.search}#/entry/${a.registered_at}` }, String(a.registered_at))),
     h('h2', {}, t('key_history')),
@@ -46,7 +46,7 @@ export async function agencyPage(main: HTMLElement, id: string): Promise<void> {
     rows.append(
       h('li', { class: c.verified ? 'pass' : 'miss' },
         h('a', { href: `${location.search}#/entry/${e.index}` }, `#${e.index}`), ' ',
-        c.statement ? `${c.statement.type} · ${c.statement.subject ?? ''}` : '', ' · ',
+        c.statement ? [c.statement.type, c.statement.subject].filter(Boolean).join(' · ') : '', ' · ',
         c.envelope ? formatTime(c.envelope.sequencedAtMs) : '', ' · ',
         c.envelope?.agencyPrev === null || !c.envelope ? '⟵ —' : `⟵ #${c.envelope.agencyPrev}`, ' ',
         h('span', {}, c.verified ? `✔ ${t('verified')}` : `✘ ${t('not_verified')}`)),

@@ -3,7 +3,7 @@
  * signed entry bundles), and one entry in full. Every row earns its
  * "verified" mark from the tiles.
  */
-import { formatTime, t } from '../i18n';
+import { errorText, formatTime, t } from '../i18n';
 import { fromBase64, leafHash, toHex } from '../verify';
 import { fetchJson, type Verified } from '../session';
 import { checks, code, dl, h, short, verdict } from '../ui';
@@ -126,7 +126,7 @@ export async function entryPage(main: HTMLElement, arg: string): Promise<void> {
   main.append(
     c.verified
       ? verdict('ok', t('entry_verified'), h('p', {}, t('entry_verified_body', { index, size: v.tree.size })))
-      : verdict('fail', t('entry_failed'), c.error ? h('p', { 'data-testid': 'error' }, String((c.error as Error).message)) : ''),
+      : verdict('fail', t('entry_failed'), c.error ? h('p', { 'data-testid': 'error' }, errorText(c.error)) : ''),
     checks(c.checks),
   );
   const s = c.statement;

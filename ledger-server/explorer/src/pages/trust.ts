@@ -55,7 +55,11 @@ function genesisCheck(): HTMLElement {
         auth && o.authority_key !== auth.trim() && `authority_key ${o.authority_key}`,
         st.type !== 'registry.genesis' && st.type,
       ].filter(Boolean);
-      out.replaceChildren(problems.length ? verdict('fail', t('genesis_fail', { detail: problems.join(', ') })) : verdict('ok', t('genesis_ok')));
+      out.replaceChildren(
+        problems.length ? verdict('fail', t('genesis_fail', { detail: problems.join(', ') }))
+        : auth ? verdict('ok', t('genesis_ok'))
+        : verdict('ok', t('genesis_ok_log', { key: o.authority_key ?? '?' })),
+      );
     } catch (e) {
       out.replaceChildren(verdict('fail', t('genesis_fail', { detail: errorText(e) })));
     }
