@@ -13,6 +13,8 @@ const en = {
   log_url: 'Log', log_url_help: 'This page reads the log at this address. To read a mirror, open the page with ?log=URL.',
   // Home
   home_ok: 'The latest checkpoint is genuine',
+  home_ok_unpinned: 'The latest checkpoint verifies under the key this server announces',
+  chk_signature_unpinned: 'The checkpoint is signed by the key the server announces ({key}), not by a key you pinned',
   home_ok_body: 'Your browser verified the log\'s signature on a tree of {size} entries. The tiles of that tree hash to its root, so every entry shown as verified is in this signed history.',
   home_fail: 'The checkpoint could not be verified',
   home_fail_body: 'Do not rely on what this server shows until this is explained.',
@@ -122,6 +124,8 @@ const id: Record<Key, string> = {
   loading: 'Memeriksa…',
   log_url: 'Log', log_url_help: 'Halaman ini membaca log di alamat ini. Untuk membaca cermin (mirror), buka halaman dengan ?log=URL.',
   home_ok: 'Checkpoint terbaru asli',
+  home_ok_unpinned: 'Checkpoint terbaru sah menurut kunci yang diumumkan server ini',
+  chk_signature_unpinned: 'Checkpoint ditandatangani dengan kunci yang diumumkan server ({key}), bukan kunci yang Anda sematkan',
   home_ok_body: 'Peramban Anda telah memverifikasi tanda tangan log pada pohon berisi {size} entri. Tile pohon itu menghasilkan hash akarnya, jadi setiap entri yang ditandai terverifikasi ada dalam riwayat bertanda tangan ini.',
   home_fail: 'Checkpoint tidak dapat diverifikasi',
   home_fail_body: 'Jangan mengandalkan apa yang ditampilkan server ini sampai hal ini dijelaskan.',

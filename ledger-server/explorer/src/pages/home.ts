@@ -14,7 +14,7 @@ export async function homePage(main: HTMLElement): Promise<void> {
     unpinnedWarning(v, () => (reset(), main.replaceChildren(), void homePage(main))) ?? '',
     verdict(
       v.policy && !v.policy.met ? 'warn' : 'ok',
-      t('home_ok'),
+      t(v.pinned ? 'home_ok' : 'home_ok_unpinned'),
       h('p', {}, t('home_ok_body', { size: cp.size })),
       dl([
         [t('tree_size'), h('strong', { 'data-testid': 'tree-size' }, String(cp.size))],
@@ -27,7 +27,7 @@ export async function homePage(main: HTMLElement): Promise<void> {
     ),
     h('h2', {}, t('what_checked')),
     checks([
-      [true, t('chk_signature', { key: `${v.logKey.name}+${keyIdHex(v.logKey.keyId)}` })],
+      [true, t(v.pinned ? 'chk_signature' : 'chk_signature_unpinned', { key: `${v.logKey.name}+${keyIdHex(v.logKey.keyId)}` })],
       [true, t('chk_origin', { origin: cp.origin })],
       [true, t('chk_tiles', { tiles: v.rootTiles.join(', ') || '—' })],
       v.history.kind === 'first' ? [null, t('history_first')] : [historyOk, t('chk_history')],
