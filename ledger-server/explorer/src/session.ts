@@ -4,7 +4,7 @@
  * of the page is here; all checks are in ./verify.
  */
 import {
-  checkHistory, evaluatePolicy, fromBase64, openCheckpoint, parsePolicy, parseVerifierKey, TiledTree, toBase64, utf8,
+  checkHistory, evaluatePolicy, fromBase64, openCheckpoint, parsePolicy, parseVerifierKey, TiledTree, toBase64,
   VerifyError, type HistoryVerdict, type OpenedCheckpoint, type PolicyVerdict, type VerifierKey, tilePath, tileWidth,
 } from './verify';
 
@@ -176,4 +176,3 @@ export function forgetRemembered(vkey: string): void {
   localStorage.removeItem(LS.seen(vkey));
 }
 
-export { utf8 };

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkPayload, concat, decodeEnvelope, fromBase64, fromHex, isValidKey, keyHashOf, leafHash, parseStatement,
   parseVerifierKey, payloadCommitment, STATEMENT_LABEL, tilePath, tileWidth, toHex, utf8, verifyEntrySignature,
-  verifyNote, verifyReceipt, verifyStatement, VerifyError, encodeIndex,
+  verifyNote, verifyReceipt, verifyStatement, VerifyError, encodeIndex, stringifyJson,
 } from '../src/verify';
 import { INTEROP, labelled, readText, specBlock } from './helpers';
 
@@ -220,5 +220,13 @@ describe('parsers never fail but with a VerifyError', () => {
         }
       }
     }
+  });
+});
+
+describe('display of decoded JSON', () => {
+  it('keeps numbers exactly as written', () => {
+    const st = parseStatement(utf8(specBlock('entry.md', 'permit-statement').trim().replace('150000', '12345678901234567890123e-2')));
+    expect(stringifyJson(st.object)).toContain('"fee_idr": 12345678901234567890123e-2');
+    expect(stringifyJson(st.object).startsWith('{\n  "permit": "street food stall",')).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  * "verified" mark from the tiles.
  */
 import { errorText, formatTime, t } from '../i18n';
-import { fromBase64, leafHash, toHex } from '../verify';
+import { fromBase64, leafHash, stringifyJson, toHex } from '../verify';
 import { fetchJson, type Verified } from '../session';
 import { checks, code, dl, h, short, verdict } from '../ui';
 import { requireVerified } from './common';
@@ -152,6 +152,6 @@ export async function entryPage(main: HTMLElement, arg: string): Promise<void> {
       [t('f_leaf'), short(toHex(leafHash(e.bytes)))],
     ]),
     s ? h('h2', {}, t('f_object')) : '',
-    s ? h('pre', { class: 'json' }, JSON.stringify(s.objectPlain, null, 2)) : '',
+    s ? h('pre', { class: 'json', 'data-testid': 'object' }, stringifyJson(s.object)) : '',
   );
 }

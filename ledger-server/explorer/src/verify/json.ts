@@ -160,7 +160,22 @@ export function isObject(v: Json | undefined): v is JsonObject {
   return v instanceof Map;
 }
 
-/** Plain JavaScript form, for display (numbers as their text's value). */
+/** Pretty-printed JSON for display, numbers exactly as written (never rounded through a double). */
+export function stringifyJson(v: Json, indent = ''): string {
+  const inner = indent + '  ';
+  if (v instanceof Map) {
+    if (v.size === 0) return '{}';
+    return `{\n${[...v].map(([k, x]) => `${inner}${JSON.stringify(k)}: ${stringifyJson(x, inner)}`).join(',\n')}\n${indent}}`;
+  }
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    return `[\n${v.map((x) => inner + stringifyJson(x, inner)).join(',\n')}\n${indent}]`;
+  }
+  if (v !== null && typeof v === 'object') return v.text;
+  return JSON.stringify(v);
+}
+
+/** Plain JavaScript form (numbers as doubles: for reading fields, not for display). */
 export function toPlain(v: Json): unknown {
   if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, toPlain(x)]));
   if (Array.isArray(v)) return v.map(toPlain);

@@ -76,7 +76,10 @@ export type Fetcher = (path: string) => Promise<Uint8Array>;
  */
 export class TiledTree {
   readonly size: number;
+  /** Authenticated tiles (or their authentication in progress), by path. */
   private readonly tiles = new Map<string, Promise<Uint8Array[]>>();
+  /** Root tiles read but not yet authenticated: never handed out. */
+  private readonly pending = new Map<string, Promise<Uint8Array[]>>();
   private rootChecked: Promise<void> | null = null;
 
   constructor(
@@ -126,8 +129,6 @@ export class TiledTree {
     while (TILE_WIDTH ** (level + 1) <= this.size) level++;
     return level;
   }
-
-  private readonly pending = new Map<string, Promise<Uint8Array[]>>();
 
   private fetchTile(level: number, index: number, width: number): Promise<Uint8Array[]> {
     const path = tilePath(level, index, width);
