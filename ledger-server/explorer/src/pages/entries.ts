@@ -104,7 +104,9 @@ async function addRows(v: Verified, tbody: HTMLElement, rows: [number, Uint8Arra
         h('td', {}, s?.type ?? '—'),
         h('td', {}, s?.channel ?? '—'),
         h('td', {}, s?.subject ?? ''),
-        h('td', { class: c.verified ? 'pass' : 'miss', 'data-testid': 'entry-status' }, c.verified ? `✔ ${t('verified')}` : `✘ ${t('not_verified')}`),
+        index >= v.tree.size
+          ? h('td', { class: 'skip', 'data-testid': 'entry-status' }, `– ${t('not_yet')}`)
+          : h('td', { class: c.verified ? 'pass' : 'miss', 'data-testid': 'entry-status' }, c.verified ? `✔ ${t('verified')}` : `✘ ${t('not_verified')}`),
       ),
     );
   }
