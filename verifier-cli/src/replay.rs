@@ -1,6 +1,9 @@
 //! `replay`: the full audit (spec/registry.md §4). Every entry bundle and hash
-//! tile of the log is read once, in order, with memory bounded by one bundle, the
-//! right edge of the tree and the registry state:
+//! tile of the log is read once and checked in order; reads run `--jobs` at a
+//! time ahead of the checks ([`prefetch::in_order`]), so memory is bounded by
+//! `2·jobs` bundles with their tiles, the right edge of the tree and the
+//! registry state, and a read error is met exactly where a sequential replay
+//! meets it (`--resume` records the same progress):
 //!
 //! - the tree is recomputed from the entries, and every tile the log serves is
 //!   compared with the recomputed one, and the root with the signed checkpoint's;
