@@ -169,7 +169,8 @@ impl TileReader for Copier<'_> {
 
 impl Copier<'_> {
     /// After a batch read partly from the mirror failed to authenticate: read
-    /// it again from the log only (a damaged mirror file is replaced).
+    /// it again from the log only (a damaged or stale local file is not used;
+    /// one of the growth is replaced when the run is published).
     fn remote_only(&self) {
         self.use_local.set(false);
         self.cache.borrow_mut().clear();
