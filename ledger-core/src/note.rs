@@ -47,7 +47,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
 /// The largest note, in bytes, that [`Note::parse`] accepts. Checked before
@@ -599,7 +599,7 @@ impl Ed25519Signer {
     }
 
     /// A signer with a fresh key.
-    pub fn generate(name: KeyName, rng: &mut impl CryptoRngCore) -> Ed25519Signer {
+    pub fn generate(name: KeyName, rng: &mut impl CryptoRng) -> Ed25519Signer {
         Ed25519Signer::new(name, SigningKey::generate(rng))
     }
 
@@ -790,7 +790,7 @@ impl CosignatureSigner {
     }
 
     /// A cosigner with a fresh key.
-    pub fn generate(name: KeyName, rng: &mut impl CryptoRngCore) -> CosignatureSigner {
+    pub fn generate(name: KeyName, rng: &mut impl CryptoRng) -> CosignatureSigner {
         CosignatureSigner::new(name, SigningKey::generate(rng))
     }
 

@@ -52,7 +52,7 @@ fn agency_key(data: &Path, id: &str) -> Result<SigningKey> {
     if path.exists() {
         return read_secret_key(&path);
     }
-    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let key = SigningKey::generate(&mut getrandom::rand_core::UnwrapErr(getrandom::SysRng));
     write_secret(&path, &STANDARD.encode(key.to_bytes()))?;
     Ok(key)
 }
@@ -265,7 +265,7 @@ pub async fn seed(node: &Node, data: &Path) -> Result<()> {
         let key = agency_key(data, s.agency)?;
         let payload = s.payload.map(|p| {
             let mut salt = [0u8; SALT_BYTES];
-            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+            getrandom::fill(&mut salt).expect("the operating system's random source failed");
             (salt, p.to_string().into_bytes())
         });
         let commitment = payload

@@ -205,7 +205,10 @@ pub fn init_with(
         }
         s
     } else {
-        let s = Ed25519Signer::generate(origin.key_name(), &mut rand_core::OsRng);
+        let s = Ed25519Signer::generate(
+            origin.key_name(),
+            &mut getrandom::rand_core::UnwrapErr(getrandom::SysRng),
+        );
         write_secret(&log_key_path(data), &s.to_skey())?;
         s
     };
@@ -214,7 +217,7 @@ pub fn init_with(
     let mut dev_key_path = None;
     let (authority_key, genesis, signature) = match authority {
         Authority::Dev => {
-            let key = SigningKey::generate(&mut rand_core::OsRng);
+            let key = SigningKey::generate(&mut getrandom::rand_core::UnwrapErr(getrandom::SysRng));
             let path = data.join("authority.key");
             write_secret(&path, &STANDARD.encode(key.to_bytes()))?;
             dev_key_path = Some(path);
@@ -335,7 +338,10 @@ mod tests {
         let data = tmp.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         let origin = Origin::new("reuse.egov-ledger.example/log").unwrap();
-        let old = Ed25519Signer::generate(origin.key_name(), &mut rand_core::OsRng);
+        let old = Ed25519Signer::generate(
+            origin.key_name(),
+            &mut getrandom::rand_core::UnwrapErr(getrandom::SysRng),
+        );
         write_secret(&log_key_path(&data), &old.to_skey()).unwrap();
         let err = init(&data, origin.as_str(), Authority::Dev).unwrap_err();
         assert!(err.to_string().contains("--reuse-log-key"), "{err}");

@@ -9,7 +9,6 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload as AeadPayload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use rand_core::{OsRng, RngCore};
 
 use crate::store::StoreError;
 
@@ -32,16 +31,16 @@ fn aad(index: u64) -> Vec<u8> {
 /// the key and the value to store.
 pub fn seal(index: u64, salt: &[u8; 32], payload: &[u8]) -> (PayloadKey, Vec<u8>) {
     let mut key = [0u8; KEY_BYTES];
-    OsRng.fill_bytes(&mut key);
+    getrandom::fill(&mut key).expect("the operating system's random source failed");
     let mut nonce = [0u8; NONCE_BYTES];
-    OsRng.fill_bytes(&mut nonce);
+    getrandom::fill(&mut nonce).expect("the operating system's random source failed");
     let mut plain = Vec::with_capacity(32 + payload.len());
     plain.extend_from_slice(salt);
     plain.extend_from_slice(payload);
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(&key));
+    let cipher = ChaCha20Poly1305::new(&Key::from(key));
     let sealed = cipher
         .encrypt(
-            Nonce::from_slice(&nonce),
+            &Nonce::from(nonce),
             AeadPayload {
                 msg: &plain,
                 aad: &aad(index),
@@ -61,13 +60,15 @@ pub fn seal(index: u64, salt: &[u8; 32], payload: &[u8]) -> (PayloadKey, Vec<u8>
 /// decrypt (damaged, or stored for another index).
 pub fn open(index: u64, key: &[u8], stored: &[u8]) -> Result<([u8; 32], Vec<u8>), StoreError> {
     let corrupt = || StoreError::Corrupt(format!("the sealed payload of entry {index}"));
-    if key.len() != KEY_BYTES || stored.len() < NONCE_BYTES {
+    if stored.len() < NONCE_BYTES {
         return Err(corrupt());
     }
     let (nonce, sealed) = stored.split_at(NONCE_BYTES);
-    let plain = ChaCha20Poly1305::new(Key::from_slice(key))
+    let key: [u8; KEY_BYTES] = key.try_into().map_err(|_| corrupt())?;
+    let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| corrupt())?;
+    let plain = ChaCha20Poly1305::new(&Key::from(key))
         .decrypt(
-            Nonce::from_slice(nonce),
+            &Nonce::from(nonce),
             AeadPayload {
                 msg: sealed,
                 aad: &aad(index),

@@ -434,7 +434,7 @@ fn the_verifier_checks_the_real_server_and_catches_a_fork() {
         .parse::<u64>()
         .unwrap();
     let m = dir.path().join("b-mirror");
-    mirror(&b.url, &m, b_size);
+    mirror(&b.url, &vkey, &m, b_size);
     let b_state = dir.path().join("b.state");
     std::fs::copy(m.join("checkpoint"), &b_state).unwrap();
     std::fs::copy(&a_cp, m.join("checkpoint")).unwrap();
@@ -458,23 +458,20 @@ fn the_verifier_checks_the_real_server_and_catches_a_fork() {
     b.stop();
 }
 
-/// Mirrors the log's C2SP read API into a directory.
-fn mirror(url: &str, dir: &Path, size: u64) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("checkpoint"), fetch(url, "checkpoint")).unwrap();
-    let mut paths = Vec::new();
-    for n in 0..size.div_ceil(256) {
-        let w = (size - n * 256).min(256) as u16;
-        paths.push(ledger_core::tile::EntryBundle::new(n, w).unwrap().path());
-    }
-    for t in ledger_core::tile::tiles_for_size(ledger_core::TreeSize(size)) {
-        paths.push(t.path());
-    }
-    for p in paths {
-        let to = dir.join(&p);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::write(to, fetch(url, &p)).unwrap();
-    }
+/// Mirrors the log into a directory with `ledger-verify mirror`, and checks
+/// that it holds a checkpoint of `size`.
+fn mirror(url: &str, vkey: &str, dir: &Path, size: u64) {
+    let (code, v) = verify(&[
+        "mirror",
+        "--log",
+        url,
+        "--vkey",
+        vkey,
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["size"], size, "{v}");
 }
 
 #[test]
@@ -636,7 +633,7 @@ fn replay_passes_and_catches_a_tampered_entry_even_with_tiles_and_checkpoint_red
     // tile and re-signs the checkpoint with the real log key: the tree checks
     // pass, the agency's signature does not.
     let m = dir.path().join("mirror");
-    mirror(&server.url, &m, 302);
+    mirror(&server.url, &vkey, &m, 302);
     let (code, v) = verify(&[
         "replay",
         "--log",
@@ -768,7 +765,7 @@ fn an_interrupted_replay_resumes_where_it_stopped() {
         assert!(r.status().is_success());
     }
     let m = dir.path().join("mirror");
-    mirror(&server.url, &m, 5002);
+    mirror(&server.url, &vkey, &m, 5002);
     server.stop();
 
     // The mirror loses a bundle near the end: the replay cannot finish, but keeps

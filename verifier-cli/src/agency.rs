@@ -14,11 +14,8 @@ use ledger_core::statement::Statement;
 use ledger_core::tree::{HashReader as _, stored_hash_index};
 use serde_json::{Value, json};
 
-use crate::check::{
-    Authenticated, Outcome, Problem, Verified, bad_source, entry_at, latest, log_key, open_source,
-    read_bundle,
-};
-use crate::source::Source;
+use crate::check::{Authenticated, Outcome, Problem, Verified, entry_at, latest, log_key};
+use crate::source::{Source, bad_source, open_source, read_bundle};
 use crate::{KeyArgs, LogArgs};
 
 fn failed(m: impl Into<String>) -> Problem {

@@ -28,8 +28,8 @@ use ledger_core::tile::TileBuilder;
 use ledger_core::tree::tree_hash;
 use serde_json::json;
 
-use crate::check::{Authenticated, Problem, Verified, bad_source, read_bundle};
-use crate::source::Source;
+use crate::check::{Authenticated, Problem, Verified};
+use crate::source::{Source, bad_source, read_bundle};
 
 /// How to attribute the entry to its signer.
 #[derive(Args, Clone, Debug, Default)]

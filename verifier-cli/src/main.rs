@@ -10,7 +10,9 @@ mod accesses;
 mod agency;
 mod attribution;
 mod check;
+mod mirror;
 mod monitor;
+mod prefetch;
 mod replay;
 mod source;
 mod statefile;
@@ -112,30 +114,7 @@ enum Command {
     /// tree and compare every tile and the root, and (unless --generic) check
     /// every entry against the registry state as of its index, including every
     /// agency signature. Ends with a summary per agency.
-    Replay {
-        #[command(flatten)]
-        log: LogArgs,
-        #[command(flatten)]
-        key: KeyArgs,
-        /// The registry authority's public key (base64), from a source you trust;
-        /// genesis must name it. Needed unless --generic or --trust-genesis.
-        #[arg(long)]
-        authority_key: Option<String>,
-        /// Without --authority-key: learn the authority key from entry 0 (the
-        /// genesis the log's operator wrote), and say so. Agencies' signatures are
-        /// then checked against a registry the operator could have made up.
-        #[arg(long, conflicts_with = "authority_key")]
-        trust_genesis: bool,
-        /// Check only the tree (every tile and the root): for any C2SP tiled log.
-        #[arg(long)]
-        generic: bool,
-        /// Keep progress in this file and, if it exists, continue from it: entries
-        /// verified before are re-read only to rebuild the registry state (their
-        /// signatures and tiles are not checked again, but they must hash to the
-        /// same tree as before). Removed when the replay completes.
-        #[arg(long)]
-        resume: Option<std::path::PathBuf>,
-    },
+    Replay(replay::ReplayArgs),
     /// List an agency's record history by walking its agency_prev chain back from
     /// its newest entry, proving each entry's inclusion. States exactly what is
     /// guaranteed: with --scan, that no later entry of the agency exists.
@@ -176,6 +155,13 @@ enum Command {
         #[arg(long)]
         evidence: Option<std::path::PathBuf>,
     },
+    /// Copy the log into a directory that any static web server can serve,
+    /// writing each tile and bundle only once it is authenticated against the
+    /// log's verified checkpoint, and the checkpoint last (spec/mirror.md). A
+    /// later run fetches only what is new and proves that the log extends the
+    /// checkpoint mirrored before: a fork is FAILED with evidence, a bad source
+    /// "could not check", and in both cases the mirror is left unchanged.
+    Mirror(mirror::MirrorArgs),
     /// Evidence of a log's misbehaviour, as written by `monitor`.
     Evidence {
         #[command(subcommand)]
@@ -284,22 +270,8 @@ fn run(cli: &Cli) -> Outcome {
         Command::Evidence {
             command: EvidenceCommand::Verify { file, key },
         } => monitor::verify_evidence(file, key),
-        Command::Replay {
-            log,
-            key,
-            authority_key,
-            trust_genesis,
-            generic,
-            resume,
-        } => replay::replay(
-            log,
-            key,
-            authority_key.as_deref(),
-            *trust_genesis,
-            *generic,
-            cli.json,
-            resume.as_deref(),
-        ),
+        Command::Replay(args) => replay::replay(args, cli.json),
+        Command::Mirror(args) => mirror::mirror(args),
         Command::Witness { .. } => Err(check::Problem::Unable(
             "witness commands are run by main".into(),
         )),

@@ -10,8 +10,9 @@ use ledger_core::note::{Ed25519Verifier, NoteVerifier};
 use serde_json::json;
 
 use crate::check::{
-    Divergence, Outcome, Problem, Relation, Verified, latest, log_key, open_source, relate, stale,
+    Divergence, Outcome, Problem, Relation, Verified, latest, log_key, relate, stale,
 };
+use crate::source::open_source;
 use crate::statefile;
 use crate::{KeyArgs, LogArgs};
 

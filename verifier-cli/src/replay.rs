@@ -1,6 +1,9 @@
 //! `replay`: the full audit (spec/registry.md §4). Every entry bundle and hash
-//! tile of the log is read once, in order, with memory bounded by one bundle, the
-//! right edge of the tree and the registry state:
+//! tile of the log is read once and checked in order; reads run `--jobs` at a
+//! time ahead of the checks ([`prefetch::in_order`]), so memory is bounded by
+//! `2·jobs` bundles with their tiles, the right edge of the tree and the
+//! registry state, and a read error is met exactly where a sequential replay
+//! meets it (`--resume` records the same progress):
 //!
 //! - the tree is recomputed from the entries, and every tile the log serves is
 //!   compared with the recomputed one, and the root with the signed checkpoint's;
@@ -29,14 +32,13 @@ use std::path::Path;
 use ledger_core::TreeSize;
 use ledger_core::checkpoint::open_checkpoint;
 use ledger_core::note::NoteVerifier;
-use ledger_core::tile::{Tile, TileBuilder, TileReader};
+use ledger_core::tile::{Tile, TileBuilder, TileReader, new_tiles};
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::check::{
-    Outcome, Problem, Verified, bad_source, latest, log_key, open_source, read_bundle,
-};
-use crate::source::Source;
+use crate::check::{Outcome, Problem, Verified, latest, log_key};
+use crate::prefetch::{self, Window};
+use crate::source::{Source, bad_source, open_source, read_bundle};
 use crate::statefile;
 use crate::{KeyArgs, LogArgs};
 
@@ -85,15 +87,35 @@ fn parse_authority(b64: &str) -> Result<VerifyingKey, Problem> {
     VerifyingKey::from_bytes(&bytes).map_err(|_| unable("--authority-key is not an Ed25519 key"))
 }
 
+/// The full tiles that appending bundle `n` of a tree of `size` entries
+/// completes, in the order [`TileBuilder::take_completed`] returns them (level
+/// 0 first): those of `new_tiles(256n, 256n + width)` that are full.
+fn tiles_completed_by(n: u64, size: u64) -> Vec<Tile> {
+    let end = (n * 256 + 256).min(size);
+    new_tiles(TreeSize(n * 256), TreeSize(end))
+        .into_iter()
+        .filter(|t| !t.is_partial())
+        .collect()
+}
+
 /// Compares tiles the log serves with the recomputed ones, naming the first
-/// differing hash.
-fn compare_tiles(src: &Source, recomputed: &[(Tile, Vec<u8>)]) -> Result<u64, Problem> {
-    if recomputed.is_empty() {
-        return Ok(0);
+/// differing hash. `served` holds the same tiles as `recomputed`, in order.
+fn compare_tiles(
+    source: &str,
+    recomputed: &[(Tile, Vec<u8>)],
+    served: Vec<(Tile, Vec<u8>)>,
+) -> Result<u64, Problem> {
+    if recomputed.len() != served.len()
+        || recomputed
+            .iter()
+            .zip(&served)
+            .any(|((a, _), (b, _))| a != b)
+    {
+        return Err(unable(
+            "internal error: the tiles read ahead are not the tiles the replay completed",
+        ));
     }
-    let tiles: Vec<Tile> = recomputed.iter().map(|(t, _)| *t).collect();
-    let served = src.read_tiles(&tiles).map_err(unable)?;
-    for ((tile, want), got) in recomputed.iter().zip(served) {
+    for ((tile, want), (_, got)) in recomputed.iter().zip(served) {
         if &got != want {
             let at = want
                 .chunks(32)
@@ -106,7 +128,7 @@ fn compare_tiles(src: &Source, recomputed: &[(Tile, Vec<u8>)]) -> Result<u64, Pr
                     .unwrap_or_else(|| "nothing".into())
             };
             return Err(bad_source(
-                &src.name(),
+                source,
                 &format!(
                     "tile {}: hash {at} is {} as served, but {} recomputed from the served entries ({} bytes served, {} expected)",
                     tile.path(),
@@ -119,6 +141,35 @@ fn compare_tiles(src: &Source, recomputed: &[(Tile, Vec<u8>)]) -> Result<u64, Pr
         }
     }
     Ok(recomputed.len() as u64)
+}
+
+/// Reads `tiles` from `src`, paired with their data.
+fn read_tiles(src: &Source, tiles: Vec<Tile>) -> Result<Vec<(Tile, Vec<u8>)>, Problem> {
+    if tiles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let data = src.read_tiles(&tiles).map_err(unable)?;
+    Ok(tiles.into_iter().zip(data).collect())
+}
+
+/// One bundle and the tiles it completes, read ahead of the replay
+/// ([`prefetch::in_order`]); read errors are kept to be reported in order.
+struct Fetched {
+    n: u64,
+    bundle: Result<(String, Vec<Vec<u8>>), Problem>,
+    tiles: Result<Vec<(Tile, Vec<u8>)>, Problem>,
+}
+
+/// Reads bundle `n` and, unless its entries were verified in an earlier run
+/// (`--resume`), the served tiles it completes.
+fn fetch_bundle(src: &Source, n: u64, size: u64, skip: u64) -> Fetched {
+    let bundle = read_bundle(src, n, size);
+    let tiles = if n * 256 < skip || bundle.is_err() {
+        Ok(Vec::new())
+    } else {
+        read_tiles(src, tiles_completed_by(n, size))
+    };
+    Fetched { n, bundle, tiles }
 }
 
 /// What `--resume` keeps: the checkpoint being replayed, how many entries are
@@ -218,16 +269,41 @@ impl InFlight {
     }
 }
 
-/// `replay`.
-pub fn replay(
-    log: &LogArgs,
-    key: &KeyArgs,
-    authority: Option<&str>,
+/// `replay`: its arguments.
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    log: LogArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The registry authority's public key (base64), from a source you trust;
+    /// genesis must name it. Needed unless --generic or --trust-genesis.
+    #[arg(long)]
+    authority_key: Option<String>,
+    /// Without --authority-key: learn the authority key from entry 0 (the
+    /// genesis the log's operator wrote), and say so. Agencies' signatures are
+    /// then checked against a registry the operator could have made up.
+    #[arg(long, conflicts_with = "authority_key")]
     trust_genesis: bool,
+    /// Check only the tree (every tile and the root): for any C2SP tiled log.
+    #[arg(long)]
     generic: bool,
-    quiet: bool,
-    resume: Option<&Path>,
-) -> Outcome {
+    /// Keep progress in this file and, if it exists, continue from it: entries
+    /// verified before are re-read only to rebuild the registry state (their
+    /// signatures and tiles are not checked again, but they must hash to the
+    /// same tree as before). Removed when the replay completes.
+    #[arg(long)]
+    resume: Option<std::path::PathBuf>,
+    /// Read this many bundles (with their tiles) at once, ahead of the checks,
+    /// which still take them in order; at most twice as many are held.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+}
+
+/// `replay`.
+pub fn replay(args: &ReplayArgs, quiet: bool) -> Outcome {
+    let (log, key, generic, resume) = (&args.log, &args.key, args.generic, args.resume.as_deref());
+    let (authority, trust_genesis) = (args.authority_key.as_deref(), args.trust_genesis);
     // spec/registry.md §1: a verifier that learns the authority key from entry 0
     // must say so; here it must also be asked to.
     if !generic && authority.is_none() && !trust_genesis {
@@ -285,10 +361,16 @@ pub fn replay(
     // only if the root of every served entry is the signed one (below).
     let mut broken: Option<String> = None;
     let bundles = size.div_ceil(256);
-    // Progress already verified is recorded even if a later bundle fails.
-    let walked: Result<(), Problem> = (|| {
-        for n in 0..bundles {
-            let (path, entries) = read_bundle(&src, n, size)?;
+    let source = src.name();
+    // Progress already verified is recorded even if a later bundle fails. Bundles
+    // and tiles are read ahead on `--jobs` threads and checked here in order.
+    let walked: Result<(), Problem> = prefetch::in_order(
+        0..bundles,
+        Window::new(usize::from(args.jobs)),
+        |n| fetch_bundle(&src, n, size, skip),
+        |fetched: Fetched| {
+            let n = fetched.n;
+            let (path, entries) = fetched.bundle?;
             let verified_before = n * 256 < skip;
             for (j, e) in entries.iter().enumerate() {
                 let index = n * 256 + j as u64;
@@ -335,7 +417,7 @@ pub fn replay(
                     ));
                 }
             } else {
-                tiles_checked += compare_tiles(&src, &completed)?;
+                tiles_checked += compare_tiles(&source, &completed, fetched.tiles?)?;
             }
             let done = n * 256 + entries.len() as u64;
             if pending.len() >= CHUNK && broken.is_none() {
@@ -361,9 +443,9 @@ pub fn replay(
                 }
             }
             bar.set_position(done);
-        }
-        Ok(())
-    })();
+            Ok(())
+        },
+    );
     if let Err(e) = walked {
         if let Some(f) = in_flight.take() {
             let _ = f.finish(resume, &cp.raw);
@@ -376,7 +458,9 @@ pub fn replay(
     if broken.is_none() {
         note_broken(verify_signatures(&pending), &mut broken)?;
     }
-    tiles_checked += compare_tiles(&src, &builder.partial_tiles())?;
+    let partial = builder.partial_tiles();
+    let served = read_tiles(&src, partial.iter().map(|(t, _)| *t).collect())?;
+    tiles_checked += compare_tiles(&source, &partial, served)?;
     let root = builder.root();
     if root != cp.checkpoint.root {
         return Err(bad_source(

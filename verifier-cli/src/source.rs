@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ledger_core::tile::{Tile, TileReader};
+use ledger_core::tile::{EntryBundle, Tile, TileReader, parse_entry_bundle};
+
+use crate::check::Problem;
 
 /// The largest checkpoint accepted (c2sp.org/signed-note limit used by ledger-core).
 pub const MAX_CHECKPOINT: usize = ledger_core::note::MAX_NOTE_SIZE;
@@ -165,9 +167,93 @@ impl TileReader for Source {
     }
 }
 
+fn unable(m: impl Into<String>) -> Problem {
+    Problem::Unable(m.into())
+}
+
+fn failed(m: impl Into<String>) -> Problem {
+    Problem::Failed(m.into())
+}
+
+/// Opens `--log`: "could not check" if it is neither a URL nor a directory.
+pub fn open_source(log: &str) -> Result<Source, Problem> {
+    Source::open(log).map_err(unable)
+}
+
+/// Data served by `source` that contradicts a signed checkpoint (or is
+/// malformed): a bad server, mirror or cache, not evidence against the log.
+pub fn bad_source(source: &str, what: &str) -> Problem {
+    unable(format!(
+        "bad source {source}: {what} (the log's signed history is not shown to be wrong; try another mirror)"
+    ))
+}
+
+/// The entries of bundle `n` of a tree of `size` entries (its width is
+/// `min(256, size - 256n)`), exactly that many. For a partial bundle that the log
+/// no longer keeps, the first entries of the full one (c2sp.org/tlog-tiles).
+/// A bundle served at its own path must hold exactly its width in entries, and a
+/// full one exactly 256 (spec/checkpoints-and-tiles.md §5): a partial bundle with
+/// more entries than its `W` is refused, not cut short.
+///
+/// # Errors
+/// [`Problem::Unable`] if it cannot be read, is malformed or holds the wrong
+/// number of entries (a bad source, [`bad_source`]).
+pub fn read_bundle(src: &Source, n: u64, size: u64) -> Result<(String, Vec<Vec<u8>>), Problem> {
+    let width = (size - n * 256).min(256) as u16;
+    let path = EntryBundle::new(n, width)
+        .map_err(|e| failed(e.to_string()))?
+        .path();
+    let (read_from, expected, data) = match src.fetch(&path, MAX_BUNDLE).map_err(unable)? {
+        Some(d) => (path.clone(), width, d),
+        None if width < 256 => {
+            let full = EntryBundle::new(n, 256)
+                .map_err(|e| failed(e.to_string()))?
+                .path();
+            let d = src
+                .fetch(&full, MAX_BUNDLE)
+                .map_err(unable)?
+                .ok_or_else(|| unable(format!("{path}: not found")))?;
+            (full, 256, d)
+        }
+        None => return Err(unable(format!("{path}: not found"))),
+    };
+    let source = src.name();
+    let entries =
+        parse_entry_bundle(&data).map_err(|e| bad_source(&source, &format!("{read_from}: {e}")))?;
+    if entries.len() != usize::from(expected) {
+        return Err(bad_source(
+            &source,
+            &format!(
+                "{read_from}: holds {} entries, expected {expected}",
+                entries.len()
+            ),
+        ));
+    }
+    let entries = entries
+        .into_iter()
+        .take(usize::from(width))
+        .map(<[u8]>::to_vec)
+        .collect();
+    Ok((path, entries))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ledger_core::tile::encode_entry_bundle;
+
+    /// A directory mirror holding `files` (path, number of entries).
+    fn mirror(files: &[(&str, usize)]) -> (tempfile::TempDir, Source) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, count) in files {
+            let entries: Vec<Vec<u8>> = (0..*count).map(|i| format!("e{i}").into_bytes()).collect();
+            let to = dir.path().join(path);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::write(to, encode_entry_bundle(&entries).unwrap()).unwrap();
+        }
+        let src = Source::open(dir.path().to_str().unwrap()).unwrap();
+        (dir, src)
+    }
 
     #[test]
     fn reads_are_capped_while_reading() {
@@ -179,5 +265,36 @@ mod tests {
         // after max + 1 bytes, not read to the end.
         let err = read_capped(std::io::repeat(1), 1 << 20).unwrap_err();
         assert!(err.contains("larger than"), "{err}");
+    }
+
+    #[test]
+    fn a_partial_bundle_must_hold_exactly_its_width() {
+        let (_d, src) = mirror(&[("tile/entries/000.p/2", 2)]);
+        let (_, entries) = read_bundle(&src, 0, 2).unwrap();
+        assert_eq!(entries, [b"e0".to_vec(), b"e1".to_vec()]);
+        for count in [1, 3, 256] {
+            let (_d, src) = mirror(&[("tile/entries/000.p/2", count)]);
+            match read_bundle(&src, 0, 2) {
+                Err(Problem::Failed(m) | Problem::Unable(m)) => {
+                    assert!(
+                        m.contains(&format!("holds {count} entries, expected 2")),
+                        "{m}"
+                    );
+                }
+                Ok(_) => panic!("a partial bundle of width 2 with {count} entries was accepted"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_bundle_stands_in_for_a_partial_one_only_if_it_is_full() {
+        let (_d, src) = mirror(&[("tile/entries/001", 256)]);
+        let (path, entries) = read_bundle(&src, 1, 256 + 5).unwrap();
+        assert_eq!(path, "tile/entries/001.p/5");
+        assert_eq!(entries.len(), 5);
+        let (_d, src) = mirror(&[("tile/entries/001", 200)]);
+        assert!(read_bundle(&src, 1, 256 + 5).is_err());
+        let (_d, src) = mirror(&[("tile/entries/001", 255)]);
+        assert!(read_bundle(&src, 1, 512).is_err());
     }
 }

@@ -396,7 +396,10 @@ pub fn keygen(name: &str, out: &Path) -> Result<String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let name = KeyName::new(name).map_err(|e| anyhow!("--name: {e}"))?;
-    let signer = CosignatureSigner::generate(name, &mut rand_core::OsRng);
+    let signer = CosignatureSigner::generate(
+        name,
+        &mut getrandom::rand_core::UnwrapErr(getrandom::SysRng),
+    );
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

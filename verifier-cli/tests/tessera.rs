@@ -380,3 +380,95 @@ fn the_monitor_reports_stale_checkpoints_and_bad_mirrors_without_evidence() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["size"], 15);
 }
+
+/// Every file under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_str().unwrap().to_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_tessera_log_is_mirrored_as_it_grows_and_the_mirror_replays() {
+    let Some(log) = log_dir("a_tessera_log_is_mirrored_as_it_grows_and_the_mirror_replays") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let m = out.path().join("m");
+    for size in [3u64, 9, 15] {
+        let view = view_at(&log, size);
+        let (code, v) = verify(&[
+            "mirror",
+            "--log",
+            s(view.path()),
+            "--vkey",
+            VKEY,
+            "--out",
+            s(&m),
+        ]);
+        assert_eq!(code, 0, "{v}");
+        assert_eq!(v["size"], size, "{v}");
+        // Only the new partial tile and bundle are copied each time.
+        assert_eq!(v["tiles_fetched"], 1, "{v}");
+        assert_eq!(v["bundles_fetched"], 1, "{v}");
+        let (code, v) = verify(&["replay", "--generic", "--log", s(&m), "--vkey", VKEY]);
+        assert_eq!(code, 0, "{v}");
+        assert_eq!(v["size"], size, "{v}");
+    }
+    assert_eq!(
+        std::fs::read(m.join("checkpoint")).unwrap(),
+        std::fs::read(log.join("checkpoint.15")).unwrap()
+    );
+    // Partial tiles of the earlier sizes stay until a full tile replaces them.
+    assert_eq!(
+        files(&m),
+        [
+            "checkpoint",
+            "tile/0/000.p/15",
+            "tile/0/000.p/3",
+            "tile/0/000.p/9",
+            "tile/entries/000.p/15",
+            "tile/entries/000.p/3",
+            "tile/entries/000.p/9",
+        ]
+    );
+    for p in ["tile/0/000.p/15", "tile/entries/000.p/15"] {
+        assert_eq!(
+            std::fs::read(m.join(p)).unwrap(),
+            std::fs::read(log.join(p)).unwrap(),
+            "{p}"
+        );
+    }
+
+    // The same size again: nothing is fetched, nothing changes.
+    let (code, v) = verify(&["mirror", "--log", s(&log), "--vkey", VKEY, "--out", s(&m)]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["tiles_fetched"], 0, "{v}");
+    assert_eq!(v["checkpoint_written"], false, "{v}");
+
+    // An older view is stale: refused, the mirror unchanged.
+    let before = files(&m);
+    let (code, v) = verify(&[
+        "mirror",
+        "--log",
+        s(view_at(&log, 9).path()),
+        "--vkey",
+        VKEY,
+        "--out",
+        s(&m),
+    ]);
+    assert_eq!(code, 2, "{v}");
+    assert!(v["problem"].as_str().unwrap().contains("stale"), "{v}");
+    assert_eq!(files(&m), before);
+}

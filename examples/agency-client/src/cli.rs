@@ -177,7 +177,7 @@ fn keygen(out: &std::path::Path) -> Result<()> {
     if out.exists() {
         bail!("{} exists; refusing to overwrite a key", out.display());
     }
-    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let key = SigningKey::generate(&mut getrandom::rand_core::UnwrapErr(getrandom::SysRng));
     write_secret(out, &STANDARD.encode(key.to_bytes()))?;
     println!(
         "public key: {}",
@@ -190,7 +190,7 @@ fn keygen(out: &std::path::Path) -> Result<()> {
 fn commit(payload: &std::path::Path) -> Result<()> {
     let data = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
     let mut salt = [0u8; SALT_BYTES];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("the random source: {e}"))?;
     println!("salt:               {}", hex::encode(salt));
     println!(
         "payload_commitment: {}",

@@ -319,7 +319,7 @@ struct RunTemplate<'a> {
 fn entry_request(t: &RunTemplate<'_>, i: u64) -> Result<EntryRequest> {
     let payload = (t.payload_bytes > 0).then(|| {
         let mut data = vec![0u8; t.payload_bytes];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut data);
+        getrandom::fill(&mut data).expect("the operating system's random source failed");
         Payload::new(data)
     });
     let signed = statement_for(i, t.run, t.origin, t.agency, t.occurred_at)
@@ -672,7 +672,7 @@ async fn setup_agency(
 ) -> Result<(String, SigningKey, u64)> {
     if let Some(path) = &args.authority_key {
         let authority = read_key(path)?;
-        let key = SigningKey::generate(&mut rand_core::OsRng);
+        let key = SigningKey::generate(&mut getrandom::rand_core::UnwrapErr(getrandom::SysRng));
         let suffix = random_hex(4);
         let agency = format!("load-{suffix}");
         let action = RegistryAction::Register {

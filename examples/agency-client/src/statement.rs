@@ -18,7 +18,6 @@ use ledger_core::statement::{
     AgencyId, Channel, PayloadCommitment, REGISTRY_AGENCY, SALT_BYTES, Statement, StatementType,
     SubmissionId, TypeFamily, parse_utc_timestamp,
 };
-use rand_core::{OsRng, RngCore as _};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -38,7 +37,7 @@ pub fn now_rfc3339() -> String {
 /// `n` random bytes from the operating system, as lowercase hex.
 pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
-    OsRng.fill_bytes(&mut bytes);
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
     hex::encode(bytes)
 }
 
@@ -237,7 +236,7 @@ impl Payload {
     /// A payload with a fresh random 32-byte salt.
     pub fn new(data: Vec<u8>) -> Payload {
         let mut salt = [0u8; SALT_BYTES];
-        OsRng.fill_bytes(&mut salt);
+        getrandom::fill(&mut salt).expect("the operating system's random source failed");
         Payload { data, salt }
     }
 

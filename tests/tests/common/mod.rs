@@ -236,3 +236,6 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A loopback proxy that counts, alters or holds requests (tests of clients).
+pub mod proxy;
