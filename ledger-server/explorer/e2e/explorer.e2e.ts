@@ -11,7 +11,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519';
 import { keyId, keyIdHex, toBase64 } from '../src/verify';
-import { bin, cleanup, copyDir, launch, SERVES_EXPLORER, SHOTS, startDemo, startProxy, submit, tempDir, type LedgerServer, type Proxy } from './harness';
+import { bin, cleanup, copyDir, launch, SERVES_EXPLORER, SHOTS, startDemo, startProxy, startStatic, submit, tempDir, DIST, type LedgerServer, type Proxy } from './harness';
 
 let browser: Browser;
 let dir: string;
@@ -152,6 +152,30 @@ describe('explorer', () => {
     await shot(page, 'mirror-entries');
     await context.close();
     await mirror.close();
+  });
+
+  it('runs from a static copy of the page, reading a mirror made by ledger-verify mirror with ?log=', async () => {
+    const mirrorDir = join(dir, 'mirror');
+    execFileSync(bin('ledger-verify'), ['mirror', '--log', demo.url, '--vkey-file', join(dir, 'ledger-demo/log.vkey'), '--out', mirrorDir], { encoding: 'utf8', timeout: 60_000 });
+    const page_ = await startStatic(DIST);
+    const files = await startStatic(mirrorDir);
+    try {
+      const { context, page } = await newPage({ 'explorer.trust.vkey': vkey });
+      await page.goto(`${page_.url}/?log=${encodeURIComponent(files.url + '/')}#/`);
+      await page.getByText('The latest checkpoint is genuine').waitFor({ timeout: 30_000 });
+      await page.goto(`${page_.url}/?log=${encodeURIComponent(files.url + '/')}#/entries`);
+      await page.getByText('This mirror has no search API').waitFor({ timeout: 30_000 });
+      await page.locator('[data-testid=entry-status]').first().waitFor({ timeout: 30_000 });
+      const statuses = await page.getByTestId('entry-status').allTextContents();
+      expect(statuses.length).toBeGreaterThanOrEqual(11);
+      expect(statuses.every((x) => x.includes('verified') && !x.includes('NOT'))).toBe(true);
+      expect(await page.getByRole('button', { name: 'Show more' }).isVisible()).toBe(false);
+      await shot(page, 'static-mirror');
+      await context.close();
+    } finally {
+      await page_.close();
+      await files.close();
+    }
   });
 
   it('refuses a checkpoint when a different log key is pinned', async () => {

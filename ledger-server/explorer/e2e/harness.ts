@@ -5,7 +5,7 @@
  * optionally changing bytes on the way), and headless Chromium.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
@@ -136,6 +136,27 @@ export async function startProxy(upstream: string): Promise<Proxy> {
   proxy.url = `http://127.0.0.1:${addr.port}`;
   proxy.close = () => new Promise((r) => (server.closeAllConnections(), server.close(() => r())));
   return proxy;
+}
+
+/**
+ * A plain static file server over `root` on loopback, with CORS as a public
+ * mirror would have: what a careful user runs (a built copy of the page, or a
+ * mirror of the log's files).
+ */
+export async function startStatic(root: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
+    const file = join(root, path === '/' ? 'index.html' : path);
+    if (!file.startsWith(root) || !existsSync(file) || statSync(file).isDirectory()) {
+      res.writeHead(404, { 'access-control-allow-origin': '*' });
+      return res.end('not found');
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'access-control-allow-origin': '*' });
+    res.end(readFileSync(file));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) };
 }
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
