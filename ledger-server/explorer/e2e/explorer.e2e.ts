@@ -265,6 +265,12 @@ describe('a forked server', () => {
       expect(await box.getAttribute('data-history')).toBe('fork');
       expect(await box.textContent()).toContain('FORK');
       if (SERVES_EXPLORER) expect(await page.getByTestId('log-url').textContent()).toBe(serverB.url + '/');
+      // The home page leads with the fork too (the remembered checkpoint is kept, so every visit shows it).
+      await page.goto(forkUrl.replace('#/history', '#/'));
+      await page.locator('[data-verdict=fail]').first().waitFor({ timeout: 30_000 });
+      expect(await page.locator('[data-verdict=fail]').first().textContent()).toContain('FORK');
+      await page.goto(forkUrl);
+      await box.waitFor({ timeout: 30_000 });
       await shot(page, 'fork');
       const [download] = await Promise.all([page.waitForEvent('download'), page.locator('a[download]').click()]);
       const evidence = join(a, 'evidence.json');

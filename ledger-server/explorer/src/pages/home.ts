@@ -10,7 +10,10 @@ export async function homePage(main: HTMLElement): Promise<void> {
   if (!v) return;
   const cp = v.opened.checkpoint;
   const historyOk = v.history.kind === 'first' || v.history.kind === 'same' || v.history.kind === 'consistent';
+  const link = h('a', { href: `${location.search}#/history` }, t('nav_history'));
   main.append(
+    v.history.kind === 'fork' ? verdict('fail', t('history_fork'), h('p', {}, link)) : '',
+    v.history.kind === 'older' ? verdict('warn', t('history_older'), h('p', {}, link)) : '',
     unpinnedWarning(v, () => (reset(), main.replaceChildren(), void homePage(main))) ?? '',
     verdict(
       v.policy && !v.policy.met ? 'warn' : 'ok',
