@@ -122,9 +122,8 @@ function rootTilePaths(size: number): string[] {
   return out;
 }
 
-async function verifyCurrent(): Promise<SessionResult> {
-  const started = performance.now();
-  const info = await fetchJson<LogInfo>('v1/log');
+/** Phase 1: the key to verify with: the pinned one, refused when the server announces another; else the announced one. */
+function chooseKey(info: LogInfo | null): VerifierKey | Extract<SessionResult, { ok: false }> {
   const pinnedText = trust.vkey();
   let logKey: VerifierKey;
   try {
@@ -141,33 +140,46 @@ async function verifyCurrent(): Promise<SessionResult> {
     }
     if (!same) return { ok: false, error: new VerifyError('no_log_signature', 'the server announces another key'), keyMismatch: { pinned: logKey.text, server: info.vkey }, info };
   }
+  return logKey;
+}
+
+/** Phase 3: relate the checkpoint to the one remembered, and remember it when it extends that one. */
+async function relateHistory(logKey: VerifierKey, bytes: Uint8Array, opened: OpenedCheckpoint, tree: TiledTree): Promise<{ history: Verified['history']; remembered: Uint8Array | null }> {
+  const seenKey = LS.seen(logKey.text);
+  const seenText = localStorage.getItem(seenKey);
+  const remembered = seenText ? fromBase64(seenText) : null;
   try {
+    const seen = remembered ? openCheckpoint(remembered, logKey) : null;
+    const history = await checkHistory(logKey, seen && { head: seen.checkpoint, bytes: remembered! }, { head: opened.checkpoint, bytes }, tree, Date.now());
+    if (history.kind === 'first' || history.kind === 'consistent') localStorage.setItem(seenKey, toBase64(bytes));
+    return { history, remembered };
+  } catch (error) {
+    return { history: { kind: 'error', error }, remembered };
+  }
+}
+
+async function verifyCurrent(): Promise<SessionResult> {
+  const started = performance.now();
+  const info = await fetchJson<LogInfo>('v1/log');
+  const logKey = chooseKey(info);
+  if ('ok' in logKey) return logKey;
+  try {
+    // Phase 2: open the checkpoint and authenticate the tree's root tiles against it.
     const bytes = await fetchBytes('checkpoint').catch((e) => {
       throw new VerifyError('fetch_failed', `checkpoint: ${(e as Error).message}`);
     });
     const opened = openCheckpoint(bytes, logKey);
     const tree = new TiledTree(opened.checkpoint, (p) => fetchBytes(p));
     await tree.checkRoot();
-    let policy: PolicyVerdict | null = null;
     const policyText = trust.policy();
-    if (policyText) policy = evaluatePolicy(parsePolicy(policyText), bytes);
-    const seenKey = LS.seen(logKey.text);
-    const seenText = localStorage.getItem(seenKey);
-    let remembered: Uint8Array | null = seenText ? fromBase64(seenText) : null;
-    let history: Verified['history'];
-    try {
-      const seen = remembered ? openCheckpoint(remembered, logKey) : null;
-      history = await checkHistory(logKey, seen && { head: seen.checkpoint, bytes: remembered! }, { head: opened.checkpoint, bytes }, tree, Date.now());
-      if (history.kind === 'first' || history.kind === 'consistent') localStorage.setItem(seenKey, toBase64(bytes));
-    } catch (error) {
-      history = { kind: 'error', error };
-    }
+    const policy = policyText ? evaluatePolicy(parsePolicy(policyText), bytes) : null;
+    const { history, remembered } = await relateHistory(logKey, bytes, opened, tree);
     const tookMs = performance.now() - started;
     performance.mark('explorer:checkpoint-verified');
-    return { ok: true, v: { logKey, pinned: pinnedText !== null, opened, tree, rootTiles: rootTilePaths(tree.size), policy, history, remembered, verifiedAt: Date.now(), tookMs } };
+    return { ok: true, v: { logKey, pinned: trust.vkey() !== null, opened, tree, rootTiles: rootTilePaths(tree.size), policy, history, remembered, verifiedAt: Date.now(), tookMs } };
   } catch (error) {
-    // A checkpoint signed by another key: say so loudly when the server's own key differs.
-    const mismatch = error instanceof VerifyError && error.code === 'no_log_signature' && pinnedText !== null;
+    // A checkpoint signed by another key: say so loudly when a key is pinned.
+    const mismatch = error instanceof VerifyError && error.code === 'no_log_signature' && trust.vkey() !== null;
     return { ok: false, error, info, keyMismatch: mismatch ? { pinned: logKey.text, server: info?.vkey ?? '?' } : undefined };
   }
 }
