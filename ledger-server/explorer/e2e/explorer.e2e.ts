@@ -216,6 +216,7 @@ describe('explorer', () => {
     await shot(page, 'entry');
     await page.goto(`${site}/#/agency/city-licensing`);
     await page.getByText('The agency_prev chain is unbroken').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('key-history').getAttribute('data-verdict')).toBe('ok');
     await shot(page, 'agency');
     await page.goto(`${site}/#/trust`);
     await page.getByTestId('pinned-key').waitFor();

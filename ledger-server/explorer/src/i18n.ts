@@ -62,7 +62,10 @@ const en = {
   // Agencies
   agencies_title: 'Agencies', agency_title: 'Agency {id}', registered_at: 'Registered at entry', entries_count: 'Entries',
   key_history: 'Key history (from the server\'s registry view)', key: 'Key', added_at: 'Added at entry', revoked_at: 'Removed at entry', active: 'Active', yes: 'yes', no: 'no',
-  agency_chain: 'History through agency_prev', chain_ok: 'The agency_prev chain is unbroken over these {n} entries.',
+  agency_chain: 'History through agency_prev',
+  keys_match_title: 'The key history matches the registry entries', keys_differ_title: 'The key history does NOT match the registry entries',
+  keys_match: 'This key history matches the {n} registry entries your browser verified in the tree (linked back to the genesis through the registry\'s agency_prev chain). Registry entries newer than the search returned are only found by a replay (ledger-verify replay).',
+  keys_differ: 'This key history does NOT match the registry entries your browser verified: {detail}', chain_ok: 'The agency_prev chain is unbroken over these {n} entries.',
   chain_broken: 'The agency_prev chain is broken at entry {index}.', no_api: 'This mirror has no JSON API, so agencies cannot be listed.', agency_unknown: 'This log does not know this agency (or has no JSON API).',
   // Receipt
   receipt_title: 'Check my receipt', receipt_help: 'Drop a .tlog-proof file here, choose it, or paste its text. It is checked in this page, offline, with the log key you trust; it is not sent anywhere.',
@@ -171,7 +174,10 @@ const id: Record<Key, string> = {
   channel_G2C: 'ke warga', channel_G2B: 'ke pelaku usaha', channel_G2G: 'antarinstansi pemerintah',
   agencies_title: 'Instansi', agency_title: 'Instansi {id}', registered_at: 'Terdaftar pada entri', entries_count: 'Entri',
   key_history: 'Riwayat kunci (dari tampilan registri server)', key: 'Kunci', added_at: 'Ditambahkan pada entri', revoked_at: 'Dicabut pada entri', active: 'Aktif', yes: 'ya', no: 'tidak',
-  agency_chain: 'Riwayat melalui agency_prev', chain_ok: 'Rantai agency_prev utuh pada {n} entri ini.',
+  agency_chain: 'Riwayat melalui agency_prev',
+  keys_match_title: 'Riwayat kunci cocok dengan entri registri', keys_differ_title: 'Riwayat kunci TIDAK cocok dengan entri registri',
+  keys_match: 'Riwayat kunci ini cocok dengan {n} entri registri yang diverifikasi peramban Anda di pohon (terhubung sampai genesis melalui rantai agency_prev registri). Entri registri yang lebih baru dari hasil pencarian hanya ditemukan dengan replay (ledger-verify replay).',
+  keys_differ: 'Riwayat kunci ini TIDAK cocok dengan entri registri yang diverifikasi peramban Anda: {detail}', chain_ok: 'Rantai agency_prev utuh pada {n} entri ini.',
   chain_broken: 'Rantai agency_prev putus pada entri {index}.', no_api: 'Cermin ini tidak punya API JSON, jadi instansi tidak dapat didaftar.', agency_unknown: 'Log ini tidak mengenal instansi ini (atau tidak punya API JSON).',
   receipt_title: 'Periksa tanda terima saya', receipt_help: 'Letakkan berkas .tlog-proof di sini, pilih, atau tempelkan teksnya. Berkas diperiksa di halaman ini, secara luring, dengan kunci log yang Anda percayai; tidak dikirim ke mana pun.',
   receipt_drop: 'Letakkan berkas tanda terima di sini', receipt_choose: 'Pilih berkas', receipt_paste: 'Atau tempelkan tanda terima', receipt_check: 'Periksa',
