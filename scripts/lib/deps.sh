@@ -40,18 +40,20 @@ have_python_module() {
 }
 
 # True when the version printed by `node --version` (v18.20.4) is at least
-# major 18, the oldest the explorer's build (ledger-server/explorer) supports;
-# Debian 12's nodejs package is 18.
+# 18.19, the oldest the explorer (ledger-server/explorer, its package.json
+# "engines") supports; Debian 12's nodejs package is 18.20.
 node_version_ok() {
-    local v=${1#v} major
+    local v=${1#v} major minor
     major=${v%%.*}
-    case "$major" in
+    minor=${v#*.}
+    minor=${minor%%.*}
+    case "$major$minor" in
         '' | *[!0-9]*) return 1 ;;
     esac
-    [ "$major" -ge 18 ]
+    [ "$major" -gt 18 ] || { [ "$major" -eq 18 ] && [ "$minor" -ge 19 ]; }
 }
 
-# True when `node` (version 18 or later) and `npm` are commands.
+# True when `node` (18.19 or later) and `npm` are commands.
 have_node() {
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
         node_version_ok "$(node --version 2>/dev/null)"
