@@ -85,7 +85,7 @@ pub struct ServeOptions {
     /// Most connections served at once; more wait to be accepted [default: 1024].
     #[arg(long, env = "LEDGER_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    // Publishing to an S3-compatible bucket (spec/checkpoints-and-tiles.md §8;
+    // Publishing to an S3-compatible bucket (spec/checkpoints-and-tiles.md §9;
     // resolved in `crate::publish::settings`).
     /// The S3 endpoint to publish the log to, e.g. `https://s3.eu-central-1.amazonaws.com`
     /// [default: none, the log is not published to a bucket].
@@ -142,7 +142,7 @@ pub struct Settings {
     /// The witness policy file, the request timeout and fail-open, if a policy
     /// is set; `main` reads it with the log key into `node.witnesses`.
     pub witness_policy: Option<(PathBuf, Duration, bool)>,
-    /// The bucket to publish to, if one is set (spec/checkpoints-and-tiles.md §8).
+    /// The bucket to publish to, if one is set (spec/checkpoints-and-tiles.md §9).
     pub publish: Option<crate::publish::PublishSettings>,
 }
 

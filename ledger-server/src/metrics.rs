@@ -63,7 +63,7 @@ pub struct Metrics {
     pub unwitnessed_checkpoints: Counter,
     /// 1 if `witness_fail_open` is set (rollout only), else 0.
     pub witness_fail_open: Gauge,
-    /// Publishing to a bucket (spec/checkpoints-and-tiles.md §8).
+    /// Publishing to a bucket (spec/checkpoints-and-tiles.md §9).
     pub publish: std::sync::Arc<crate::publish::PublishMetrics>,
 }
 

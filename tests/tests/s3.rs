@@ -1,5 +1,5 @@
 //! Publishing to a real S3-compatible store (#17; spec/checkpoints-and-tiles.md
-//! §8): SeaweedFS (`weed mini`, installed by `scripts/install-deps --test`) on
+//! §9): SeaweedFS (`weed mini`, installed by `scripts/install-deps --test`) on
 //! loopback, with the bucket publicly readable over plain HTTP as a CDN origin
 //! would be. The server publishes to it; `ledger-verify replay` and `monitor`
 //! read the log from the bucket alone, and the bucket's objects equal the
@@ -346,7 +346,7 @@ fn size_of(checkpoint: &[u8]) -> u64 {
 }
 
 /// Every tile and bundle of a tree of `size`, from the bucket, equals the
-/// server's response at the same path, with the cache headers of spec §8.2.
+/// server's response at the same path, with the cache headers of spec §9.1.
 fn assert_same_objects(server: &str, bucket: &str, size: u64) {
     let mut partials = 0;
     for tile in tiles_for_size(TreeSize(size)) {

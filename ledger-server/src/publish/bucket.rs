@@ -39,7 +39,7 @@ pub enum Created {
 }
 
 /// The operations the publisher needs from an object store (spec/
-/// checkpoints-and-tiles.md §8.3 says what the store must guarantee).
+/// checkpoints-and-tiles.md §9.3 says what the store must guarantee).
 pub trait Bucket: Send + Sync + 'static {
     /// The object at `path`, or `None` if there is none.
     fn get(&self, path: &str)

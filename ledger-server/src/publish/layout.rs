@@ -1,7 +1,7 @@
-//! The bucket's layout (spec/checkpoints-and-tiles.md §8): the paths of
+//! The bucket's layout (spec/checkpoints-and-tiles.md §9): the paths of
 //! c2sp.org/tlog-tiles under an optional key prefix, with the bytes the
 //! server's own read API serves at the same paths (spec/api.md §2) and the
-//! cache headers of §8.2.
+//! cache headers of §9.1.
 
 use std::collections::BTreeSet;
 
@@ -50,7 +50,7 @@ impl Piece {
         }
     }
 
-    /// Its `Cache-Control` (spec/checkpoints-and-tiles.md §8.2).
+    /// Its `Cache-Control` (spec/checkpoints-and-tiles.md §9.1).
     pub fn cache_control(&self) -> &'static str {
         if self.is_partial() {
             CACHE_PARTIAL

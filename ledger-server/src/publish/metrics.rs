@@ -1,5 +1,5 @@
 //! The publisher's metrics (`ledger_publish_*`, spec/api.md §5 and
-//! spec/checkpoints-and-tiles.md §8.4).
+//! spec/checkpoints-and-tiles.md §9.4).
 
 use std::sync::atomic::AtomicU64;
 

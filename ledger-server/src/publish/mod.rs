@@ -1,5 +1,5 @@
 //! Publishing the log to S3-compatible object storage
-//! (spec/checkpoints-and-tiles.md §8): for each new published checkpoint (the
+//! (spec/checkpoints-and-tiles.md §9): for each new published checkpoint (the
 //! cosigned one when a witness policy is set), the hash tiles and entry
 //! bundles it covers, then the checkpoint itself, in the c2sp.org/tlog-tiles
 //! layout, so that readers and CDNs serve the log from the bucket alone.
@@ -76,7 +76,7 @@ pub enum PublishError {
 impl PublishError {
     /// Whether this stops publishing: the bucket holds data that contradicts
     /// the log, which an operator must look at (spec/checkpoints-and-tiles.md
-    /// §8.4).
+    /// §9.4).
     pub fn is_alarm(&self) -> bool {
         matches!(
             self,

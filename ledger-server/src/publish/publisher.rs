@@ -1,4 +1,4 @@
-//! The publish loop (spec/checkpoints-and-tiles.md §8.1): it follows the
+//! The publish loop (spec/checkpoints-and-tiles.md §9.2): it follows the
 //! published checkpoint and, for each new one, writes the pieces it adds over
 //! the bucket's checkpoint (create-only), then the checkpoint, then deletes the
 //! partial pieces it superseded. It runs on its own task and reads the store,
@@ -31,7 +31,7 @@ pub struct PublishLimits {
     /// Most uploads in flight at once.
     pub concurrency: usize,
     /// The backlog (entries published and not in the bucket) above which the
-    /// publisher reports an error (spec/checkpoints-and-tiles.md §8.4).
+    /// publisher reports an error (spec/checkpoints-and-tiles.md §9.4).
     pub max_backlog: u64,
     /// The first wait after a failed round; it doubles up to `max_retry`.
     pub retry: Duration,
@@ -321,7 +321,7 @@ impl<B: Bucket> Publisher<B> {
 }
 
 /// Writes one piece create-only; an object already there must hold the same
-/// bytes (spec/checkpoints-and-tiles.md §8.1).
+/// bytes (spec/checkpoints-and-tiles.md §9.2).
 async fn upload<B: Bucket>(
     bucket: Arc<B>,
     db: LedgerDb,
