@@ -51,7 +51,7 @@ impl Default for PublishMetrics {
             checkpoints: Counter::default(),
             deleted: Counter::default(),
             timestamp: Gauge::default(),
-            lag_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            lag_seconds: Histogram::new(exponential_buckets(0.001, 1.5, 25)),
         }
     }
 }
