@@ -290,34 +290,48 @@ impl<B: Bucket> Publisher<B> {
     }
 
     /// Deletes the partial versions of the pieces of `dirty` that a tree of
-    /// `size` leaves completes, and forgets them; those it could not clean
-    /// stay for the next round.
+    /// `size` leaves completes, `concurrency` pieces at a time, and forgets
+    /// them; those it could not clean stay for the next round.
     async fn clean(&self, dirty: &mut BTreeSet<Piece>, size: u64) {
-        let done: Vec<Piece> = dirty
+        let mut done: Vec<Piece> = dirty
             .iter()
             .filter(|p| p.is_complete_in(size))
             .copied()
             .collect();
-        for piece in done {
-            match self.clean_one(piece).await {
-                Ok(()) => {
+        let mut set = JoinSet::new();
+        while !done.is_empty() || !set.is_empty() {
+            while set.len() < self.limits.concurrency.max(1)
+                && let Some(piece) = done.pop()
+            {
+                let (bucket, metrics) = (self.bucket.clone(), self.metrics.clone());
+                set.spawn(async move { (piece, clean_one(&*bucket, piece, &metrics).await) });
+            }
+            match set.join_next().await {
+                Some(Ok((piece, Ok(())))) => {
                     dirty.remove(&piece);
                 }
-                Err(e) => tracing::warn!(
+                Some(Ok((piece, Err(e)))) => tracing::warn!(
                     "cleaning the partial versions of {}: {e}; will retry",
                     piece.path()
                 ),
+                Some(Err(e)) => tracing::warn!("a cleaning task: {e}"),
+                None => {}
             }
         }
     }
+}
 
-    async fn clean_one(&self, piece: Piece) -> Result<(), PublishError> {
-        for path in self.bucket.list(&piece.partials_prefix()).await? {
-            self.bucket.delete(&path).await?;
-            self.metrics.deleted.inc();
-        }
-        Ok(())
+/// Deletes every partial version of `piece` in the bucket.
+async fn clean_one<B: Bucket>(
+    bucket: &B,
+    piece: Piece,
+    metrics: &PublishMetrics,
+) -> Result<(), PublishError> {
+    for path in bucket.list(&piece.partials_prefix()).await? {
+        bucket.delete(&path).await?;
+        metrics.deleted.inc();
     }
+    Ok(())
 }
 
 /// Writes one piece create-only; an object already there must hold the same
