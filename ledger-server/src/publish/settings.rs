@@ -266,4 +266,76 @@ mod tests {
             assert!(err.contains(why), "{why}: {err}");
         }
     }
+
+    #[test]
+    fn every_setting_is_a_flag() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            opts: ServeOptions,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "ledger-server",
+            "--publish-endpoint",
+            "https://s3.eu-central-1.amazonaws.com",
+            "--publish-bucket",
+            "egov",
+            "--publish-region",
+            "eu-central-1",
+            "--publish-prefix",
+            "logs/",
+            "--publish-virtual-host",
+            "true",
+            "--publish-access-key-id",
+            "AK",
+            "--publish-secret-access-key",
+            "SK",
+            "--publish-max-backlog",
+            "500",
+            "--publish-concurrency",
+            "4",
+            "--publish-timeout-ms",
+            "2500",
+        ])
+        .unwrap();
+        let s = resolve(&cli.opts, &ServeOptions::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            s.s3.endpoint.as_str(),
+            "https://s3.eu-central-1.amazonaws.com/"
+        );
+        assert_eq!(s.s3.bucket, "egov");
+        assert_eq!(s.s3.region, "eu-central-1");
+        assert_eq!(s.s3.prefix, "logs/");
+        assert!(s.s3.virtual_host);
+        assert_eq!(s.s3.credentials, ("AK".into(), "SK".into()));
+        assert_eq!(s.limits.max_backlog, 500);
+        assert_eq!(s.limits.concurrency, 4);
+        assert_eq!(s.s3.timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn the_config_file_takes_every_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.toml");
+        std::fs::write(
+            &path,
+            "data = \"/srv/ledger\"\npublish_endpoint = \"http://127.0.0.1:8333\"\n\
+             publish_bucket = \"ledger\"\npublish_region = \"garage\"\npublish_prefix = \"p\"\n\
+             publish_virtual_host = false\npublish_access_key_id = \"AK\"\n\
+             publish_secret_access_key = \"SK\"\npublish_max_backlog = 7\n\
+             publish_concurrency = 2\npublish_timeout_ms = 100\n",
+        )
+        .unwrap();
+        let opts = ServeOptions {
+            config: Some(path),
+            ..ServeOptions::default()
+        };
+        let s = opts.resolve(None).unwrap().publish.unwrap();
+        assert_eq!(s.s3.region, "garage");
+        assert_eq!(s.s3.prefix, "p/");
+        assert_eq!(s.limits.max_backlog, 7);
+        assert_eq!(s.limits.concurrency, 2);
+    }
 }
