@@ -95,6 +95,45 @@ pub struct ServeOptions {
     /// Most connections served at once; more wait to be accepted [default: 1024].
     #[arg(long, env = "LEDGER_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    // Publishing to an S3-compatible bucket (spec/checkpoints-and-tiles.md §9;
+    // resolved in `crate::publish::settings`).
+    /// The S3 endpoint to publish the log to, e.g. `https://s3.eu-central-1.amazonaws.com`
+    /// [default: none, the log is not published to a bucket].
+    #[arg(long, env = "LEDGER_PUBLISH_ENDPOINT")]
+    pub publish_endpoint: Option<String>,
+    /// The bucket to publish to.
+    #[arg(long, env = "LEDGER_PUBLISH_BUCKET")]
+    pub publish_bucket: Option<String>,
+    /// The region requests are signed for [default: us-east-1].
+    #[arg(long, env = "LEDGER_PUBLISH_REGION")]
+    pub publish_region: Option<String>,
+    /// A key prefix inside the bucket, e.g. `logs/egov` [default: none].
+    #[arg(long, env = "LEDGER_PUBLISH_PREFIX")]
+    pub publish_prefix: Option<String>,
+    /// Virtual-hosted-style URLs (`https://BUCKET.ENDPOINT/KEY`) instead of
+    /// path style (`https://ENDPOINT/BUCKET/KEY`) [default: false].
+    #[arg(long, env = "LEDGER_PUBLISH_VIRTUAL_HOST")]
+    pub publish_virtual_host: Option<bool>,
+    /// The access key id (with publish_secret_access_key; else
+    /// publish_credentials, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "LEDGER_PUBLISH_ACCESS_KEY_ID")]
+    pub publish_access_key_id: Option<String>,
+    /// The secret access key (prefer the variable or a file to the flag).
+    #[arg(long, env = "LEDGER_PUBLISH_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub publish_secret_access_key: Option<String>,
+    /// A TOML file with `access_key_id` and `secret_access_key`.
+    #[arg(long, env = "LEDGER_PUBLISH_CREDENTIALS")]
+    pub publish_credentials: Option<PathBuf>,
+    /// Entries the bucket may lag behind the log before the publisher reports
+    /// an error [default: 1000000].
+    #[arg(long, env = "LEDGER_PUBLISH_MAX_BACKLOG")]
+    pub publish_max_backlog: Option<u64>,
+    /// Most uploads in flight at once [default: 8].
+    #[arg(long, env = "LEDGER_PUBLISH_CONCURRENCY")]
+    pub publish_concurrency: Option<usize>,
+    /// Time limit of one request to the bucket, in ms [default: 10000].
+    #[arg(long, env = "LEDGER_PUBLISH_TIMEOUT_MS")]
+    pub publish_timeout_ms: Option<u64>,
 }
 
 /// How long one request to a witness may take, unless set.
@@ -120,6 +159,8 @@ pub struct Settings {
     pub witness_policy: Option<WitnessSettings>,
     /// The explorer's built files, served at `/`.
     pub explorer_dir: Option<PathBuf>,
+    /// The bucket to publish to, if one is set (spec/checkpoints-and-tiles.md §9).
+    pub publish: Option<crate::publish::PublishSettings>,
 }
 
 /// The witness settings (spec/witness.md §4).
@@ -172,6 +213,7 @@ impl ServeOptions {
             }
             None => ServeOptions::default(),
         };
+        let publish = crate::publish::settings::resolve(&self, &file)?;
         macro_rules! pick {
             ($f:ident, $d:expr) => {
                 self.$f.or(file.$f).unwrap_or($d)
@@ -247,6 +289,7 @@ impl ServeOptions {
             bail!("max_connections must be 1 to {MAX_CONNECTIONS}");
         }
         Ok(Settings {
+            publish,
             http,
             data,
             listen: pick!(listen, SocketAddr::from(([127, 0, 0, 1], 8080))),

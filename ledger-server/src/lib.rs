@@ -6,6 +6,7 @@
 //! - [`sequencer`]: the one writer: batches, signatures, rules, one synced commit.
 //! - [`checkpointer`]: signs, persists, then publishes checkpoints.
 //! - [`witnessing`]: asks the policy's witnesses to cosign before publishing.
+//! - [`publish`]: publishes checkpoints, tiles and bundles to an S3 bucket.
 //! - [`api`]: the HTTP routes.
 //! - [`listener`]: the accept loop and its connection limits.
 //! - [`node`], [`init`], [`demo`], [`config`]: assembling and running it.
@@ -21,6 +22,7 @@ pub mod ledger;
 pub mod listener;
 pub mod metrics;
 pub mod node;
+pub mod publish;
 pub mod sealed;
 pub mod sequencer;
 pub mod store;

@@ -212,6 +212,9 @@ async fn run_serve(opts: ServeOptions, demo: Option<DemoOptions>) -> Result<()> 
         config.witnesses = Some(policy);
     }
     let node = Node::start(&settings.data, config)?;
+    if let Some(publish) = &settings.publish {
+        ledger_server::publish::start(publish, &node.state)?;
+    }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;

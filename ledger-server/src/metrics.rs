@@ -63,6 +63,8 @@ pub struct Metrics {
     pub unwitnessed_checkpoints: Counter,
     /// 1 if `witness_fail_open` is set (rollout only), else 0.
     pub witness_fail_open: Gauge,
+    /// Publishing to a bucket (spec/checkpoints-and-tiles.md §9).
+    pub publish: std::sync::Arc<crate::publish::PublishMetrics>,
 }
 
 impl Default for Metrics {
@@ -94,6 +96,7 @@ impl Metrics {
             witness_quorum_failures: Counter::default(),
             unwitnessed_checkpoints: Counter::default(),
             witness_fail_open: Gauge::default(),
+            publish: Default::default(),
             registry: Registry::default(),
         };
         registry.register("tree_size", "Entries stored", m.tree_size.clone());
@@ -178,6 +181,7 @@ impl Metrics {
             "1 if checkpoints are published without the witness quorum (rollout only)",
             m.witness_fail_open.clone(),
         );
+        m.publish.register(&mut registry);
         Metrics { registry, ..m }
     }
 

