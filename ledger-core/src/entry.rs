@@ -132,11 +132,16 @@ pub fn verify_statement_signature(
     statement: &[u8],
     signature: &[u8; 64],
 ) -> bool {
-    key.verify_strict(
-        &signed_message(statement),
-        &Signature::from_bytes(signature),
-    )
-    .is_ok()
+    statement_rule(key, &signed_message(statement), signature)
+}
+
+/// The statement rule of spec/entry.md §3.2 over any message: RFC 8032
+/// verification with canonical `S`, and no small-order `R` or key
+/// (`verify_strict`). [`verify_statement_signature`] applies it to a
+/// statement's labelled message; the CCTV vectors pin it (tests/cctv.rs).
+pub fn statement_rule(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    key.verify_strict(message, &Signature::from_bytes(signature))
+        .is_ok()
 }
 
 /// A decoded entry envelope.
