@@ -456,8 +456,12 @@ fn registry_state_round_trips_at_every_prefix() {
         }
         assert_eq!(resumed.encode_state(), whole.encode_state(), "prefix {n}");
         let a = full.apply_bytes(e).unwrap();
-        ids.record(&a.statement.agency, a.statement.submission_id.as_str(), a.entry.index)
-            .unwrap();
+        ids.record(
+            &a.statement.agency,
+            a.statement.submission_id.as_str(),
+            a.entry.index,
+        )
+        .unwrap();
     }
     let bytes = full.encode_state();
     for cut in 0..bytes.len() {
@@ -471,9 +475,12 @@ fn registry_state_round_trips_at_every_prefix() {
     assert!(Registry::decode_state(&long, anchors.clone(), Box::new(ids.clone())).is_err());
     // Without the ids, a resubmission is not caught: the set is the state's
     // only memory of them.
-    let resumed =
-        Registry::decode_state(&bytes, anchors.clone(), Box::new(MemorySubmissionIds::default()))
-            .unwrap();
+    let resumed = Registry::decode_state(
+        &bytes,
+        anchors.clone(),
+        Box::new(MemorySubmissionIds::default()),
+    )
+    .unwrap();
     let first = ledger_core::entry::Entry::decode(&l.entries[3]).unwrap();
     let st = ledger_core::statement::Statement::parse(&first.statement).unwrap();
     assert!(!resumed.has_submission(&st.agency, st.submission_id.as_str()));
