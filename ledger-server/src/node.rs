@@ -372,6 +372,7 @@ impl Node {
     pub async fn shutdown(mut self, grace: Duration) {
         let published = self.state.published.clone();
         let committed = *self.state.committed.borrow();
+        let db = self.state.db.clone();
         drop(self.state);
         if let Some(t) = self.sequencer.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
@@ -382,6 +383,12 @@ impl Node {
         // Wait until the task is dropped, and with it its handle on the store:
         // the directory's lock is free once this returns.
         let _ = (&mut self.checkpointer).await;
+        // The memtables to table files: the next start replays no log.
+        for store in [db.store(), db.keys()] {
+            if let Err(e) = store.flush() {
+                tracing::warn!("could not flush the store at stop: {e}");
+            }
+        }
     }
 }
 
