@@ -153,8 +153,9 @@ pub struct Core {
     /// The latest published checkpoint, which a reload must reproduce, as
     /// startup does (spec/durability.md §3; #14 item 9).
     published: Option<watch::Receiver<Published>>,
-    /// The size and time of the last state snapshot written ([`Snapshot`]).
-    snapshot_at: (u64, Instant),
+    /// The size and time of the last state snapshot written ([`Snapshot`]);
+    /// no time: the next commit writes one.
+    snapshot_at: (u64, Option<Instant>),
 }
 
 /// A state snapshot goes with a commit once this many entries were appended
@@ -203,21 +204,22 @@ impl Core {
     ) -> Result<Core, crate::ledger::StartupError> {
         let loaded = load(&db, &origin, &log_key, published)?;
         let size = loaded.builder.size().0;
-        let mut snapshot_size = loaded.resumed_from.unwrap_or(size);
+        let mut snapshot_at = (loaded.resumed_from.unwrap_or(size), Some(Instant::now()));
         if loaded.resumed_from.is_none() {
             let mut b = Batch::new();
             Snapshot::of(&loaded.registry, &loaded.builder).put(&mut b);
             match db.store().write(b) {
                 Ok(()) => tracing::info!("wrote the first state snapshot, at size {size}"),
                 Err(e) => {
-                    snapshot_size = 0;
+                    snapshot_at = (0, None);
                     tracing::warn!("could not write a state snapshot: {e}; the next commit will");
                 }
             }
         } else {
             tracing::info!(
-                "resumed from the state snapshot at size {snapshot_size}: {} entries replayed",
-                size - snapshot_size
+                "resumed from the state snapshot at size {}: {} entries replayed",
+                snapshot_at.0,
+                size - snapshot_at.0
             );
         }
         Ok(Core {
@@ -228,7 +230,7 @@ impl Core {
             origin,
             log_key,
             published: None,
-            snapshot_at: (snapshot_size, Instant::now()),
+            snapshot_at,
         })
     }
 
@@ -252,7 +254,7 @@ impl Core {
         registry.set_submission_ids(Box::new(StoredSubmissions::new(db.clone())));
         Core {
             // The first commit (genesis) writes the first snapshot.
-            snapshot_at: (0, Instant::now() - SNAPSHOT_AFTER),
+            snapshot_at: (0, None),
             db,
             registry,
             builder: TileBuilder::new(),
@@ -274,7 +276,7 @@ impl Core {
         let mut b = Batch::new();
         Snapshot::of(&self.registry, &self.builder).put(&mut b);
         match self.db.store().write(b) {
-            Ok(()) => self.snapshot_at = (size, Instant::now()),
+            Ok(()) => self.snapshot_at = (size, Some(Instant::now())),
             Err(e) => tracing::warn!("could not write the state snapshot at size {size}: {e}"),
         }
     }
@@ -470,10 +472,13 @@ impl Core {
             }
             batch.put(Cf::Meta, META_SIZE, end.to_be_bytes());
             if end - self.snapshot_at.0 >= SNAPSHOT_EVERY
-                || self.snapshot_at.1.elapsed() >= SNAPSHOT_AFTER
+                || self
+                    .snapshot_at
+                    .1
+                    .is_none_or(|t| t.elapsed() >= SNAPSHOT_AFTER)
             {
                 Snapshot::of(&self.registry, &self.builder).put(&mut batch);
-                self.snapshot_at = (end, Instant::now());
+                self.snapshot_at = (end, Some(Instant::now()));
             }
         }
 

@@ -335,6 +335,12 @@ fn open_db(dir: &Path, read_only: bool, options: StoreOptions) -> Result<DB, Sto
     // Bound memory: memtables of all column families together, and one block
     // cache shared by all of them.
     opts.set_db_write_buffer_size(MEMTABLE_BUDGET);
+    // A write-ahead log file is kept until every column family with data in
+    // it is flushed, and a column family with few writes (meta) flushes
+    // rarely: without a bound, the log replayed after a crash grows with the
+    // writes since. Past this size, the column families holding the oldest
+    // log are flushed, so recovery replays at most about this much.
+    opts.set_max_total_wal_size(MEMTABLE_BUDGET as u64);
     let cache = rocksdb::Cache::new_lru_cache(options.block_cache_bytes);
     // Refuse to open a store whose files fail their checksums.
     opts.set_paranoid_checks(true);

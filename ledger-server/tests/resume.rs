@@ -295,3 +295,25 @@ async fn a_reload_after_a_failed_write_does_not_replay_history() {
     assert_eq!((ok.index, ok.duplicate), (302, false));
     stop(node).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_without_a_snapshot_is_replayed_whole_once_and_gets_one() {
+    let (store, node) = ledger(300).await;
+    stop(node).await;
+    let mut b = Batch::new();
+    b.delete(Cf::Meta, META_STATE);
+    store.write(b).unwrap();
+    let before = store.snapshot();
+
+    // Replayed whole: the damaged old entry is found, and startup refuses.
+    damage_entry(&store, 5);
+    let err = format!("{:#}", start(&store).err().expect("refused"));
+    assert!(err.contains("stored entry 6"), "{err}");
+
+    // Undamaged: it starts, and writes the snapshot the next start resumes from.
+    store.restore(before);
+    stop(start(&store).unwrap()).await;
+    assert_eq!(snapshot(&store).size, 302);
+    damage_entry(&store, 5);
+    stop(start(&store).expect("resumed from the new snapshot")).await;
+}
