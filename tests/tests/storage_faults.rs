@@ -199,7 +199,10 @@ fn damaged_table_files_are_found_by_fsck() {
     );
     let (code, out, err) = fsck(&data);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("is sound") && out.contains("3002 entries"), "{out}");
+    assert!(
+        out.contains("is sound") && out.contains("3002 entries"),
+        "{out}"
+    );
     assert!(err.contains("entries: 3002/3002"), "progress: {err}");
 
     // Edited bytes in the middle of the largest table file (old entries): a
