@@ -561,6 +561,123 @@ impl AccessState {
     }
 }
 
+/// The encoding of [`AccessState`] in a registry state
+/// (`crate::registry::state`):
+///
+/// ```text
+/// access  = n:u32 agency:str{n} n:u32 type:str{n}
+///           n:u32 (index:u64 owner:u32 kind:u32 erased_by:opt(u64)){n}   (by index)
+///           n:u32 grant{n}                                               (by index)
+/// grant   = index:u64 grantee:str agencies:(0x00 | 0x01 str) types:(0x00 | 0x01 str)
+///           legal_basis:str expires_at_ms:opt(i64, two's complement) revoked_at:opt(u64)
+/// ```
+impl AccessState {
+    pub(crate) fn encode(&self, w: &mut crate::registry::state::Writer<'_>) {
+        w.len(self.agencies.len());
+        for a in &self.agencies {
+            w.str(a.as_str());
+        }
+        w.len(self.types.len());
+        for t in &self.types {
+            w.str(t);
+        }
+        let mut payloads: Vec<(&u64, &PayloadRecord)> = self.payloads.iter().collect();
+        payloads.sort_unstable_by_key(|(i, _)| **i);
+        w.len(payloads.len());
+        for (i, p) in payloads {
+            w.u64(*i);
+            w.u32(p.owner);
+            w.u32(p.kind);
+            w.opt_u64(p.erased_by.map(|e| e.0));
+        }
+        w.len(self.grants.len());
+        for g in self.grants.values() {
+            w.u64(g.index.0);
+            w.str(g.terms.grantee.as_str());
+            w.opt_str(match &g.terms.agencies {
+                AgencyScope::Any => None,
+                AgencyScope::One(a) => Some(a.as_str()),
+            });
+            w.opt_str(match &g.terms.types {
+                TypeScope::Any => None,
+                TypeScope::Prefix(p) => Some(p.as_str()),
+            });
+            w.str(&g.terms.legal_basis);
+            w.opt_u64(g.terms.expires_at_ms.map(|e| e as u64));
+            w.opt_u64(g.revoked_at.map(|r| r.0));
+        }
+    }
+
+    pub(crate) fn decode(
+        r: &mut crate::registry::state::Reader<'_>,
+    ) -> Result<AccessState, crate::registry::StateError> {
+        let bad = |m: &str| crate::registry::StateError::Malformed(m.to_owned());
+        let mut s = AccessState::default();
+        for _ in 0..r.count(4, "interned agencies")? {
+            let a = r.agency("interned agency")?;
+            if s.agency_ids.contains_key(&a) {
+                return Err(bad("an interned agency is listed twice"));
+            }
+            s.intern_agency(&a);
+        }
+        for _ in 0..r.count(4, "interned types")? {
+            let t = r.str("interned type")?;
+            if s.type_ids.contains_key(&t) {
+                return Err(bad("an interned type is listed twice"));
+            }
+            s.intern_type(&t);
+        }
+        for _ in 0..r.count(17, "payloads")? {
+            let index = r.u64("payload index")?;
+            let owner = r.u32("payload owner")?;
+            let kind = r.u32("payload type")?;
+            if owner as usize >= s.agencies.len() || kind as usize >= s.types.len() {
+                return Err(bad("a payload names an agency or type not interned"));
+            }
+            let erased_by = r.opt_u64("erased by")?.map(LeafIndex);
+            let record = PayloadRecord {
+                owner,
+                kind,
+                erased_by,
+            };
+            if s.payloads.insert(index, record).is_some() {
+                return Err(bad("a payload is listed twice"));
+            }
+        }
+        for _ in 0..r.count(30, "grants")? {
+            let index = LeafIndex(r.u64("grant index")?);
+            let grantee = r.agency("grantee")?;
+            let agencies = match r.opt_str("grant agencies")? {
+                None => AgencyScope::Any,
+                Some(a) => AgencyScope::One(
+                    AgencyId::new(&a).map_err(|e| bad(&format!("grant agencies: {e}")))?,
+                ),
+            };
+            let types = match r.opt_str("grant types")? {
+                None => TypeScope::Any,
+                Some(t) => TypeScope::Prefix(t),
+            };
+            let terms = GrantTerms {
+                grantee,
+                agencies,
+                types,
+                legal_basis: r.str("legal basis")?,
+                expires_at_ms: r.opt_u64("expires at")?.map(|e| e as i64),
+            };
+            let revoked_at = r.opt_u64("grant revoked at")?.map(LeafIndex);
+            let grant = Grant {
+                index,
+                terms,
+                revoked_at,
+            };
+            if s.grants.insert(index.0, grant).is_some() {
+                return Err(bad("a grant is listed twice"));
+            }
+        }
+        Ok(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

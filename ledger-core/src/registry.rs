@@ -9,7 +9,7 @@
 //! tells anyone which keys were valid at every index, trusting nothing but the
 //! authority key.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -23,6 +23,9 @@ use crate::index::LeafIndex;
 use crate::statement::{
     AgencyId, Channel, JsonValue, REGISTRY_AGENCY, Statement, StatementError, TypeFamily,
 };
+
+pub(crate) mod state;
+pub use state::StateError;
 
 /// `registry.genesis`: entry 0, naming the log key and the authority key.
 pub const TYPE_GENESIS: &str = "registry.genesis";
@@ -159,6 +162,16 @@ pub enum RegistryError {
         /// What rule was broken.
         reason: String,
     },
+    /// The submission ids could not be read ([`SubmissionIds`]): nothing is
+    /// known about the entry, which is neither accepted nor refused. A server
+    /// answers it as unavailable (503), a verifier as "could not check".
+    #[error("entry {index}: the submission ids cannot be read: {source}")]
+    SubmissionIds {
+        /// The entry's index.
+        index: u64,
+        /// Why.
+        source: SubmissionIdsError,
+    },
 }
 
 impl RegistryError {
@@ -178,6 +191,7 @@ impl RegistryError {
             RegistryError::BadSignature { .. } => "bad_signature",
             RegistryError::Rule { .. } => "registry_rule",
             RegistryError::Access { denial, .. } => denial.code(),
+            RegistryError::SubmissionIds { .. } => "unavailable",
         }
     }
 }
@@ -302,6 +316,85 @@ enum Effect {
     Access(AccessAction),
 }
 
+/// Why a [`SubmissionIds`] set could not answer (an I/O error, for people).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SubmissionIdsError(pub String);
+
+/// Where a [`Registry`] keeps the submission ids already used, for the rule
+/// that an agency uses each submission id once (spec/registry.md §4). The
+/// default, [`MemorySubmissionIds`], holds them in memory, which grows with the
+/// log; a server looks them up in its store and a verifier may spill them to
+/// disk (spec/durability.md §6), so that the registry in memory holds agencies,
+/// keys and grants only and ledger-core does no I/O.
+pub trait SubmissionIds: Send + Sync + std::fmt::Debug {
+    /// The index of the entry that used `agency`'s `submission_id`, if this
+    /// set knows one now. An entry's own index is not a reuse (a set backed by
+    /// a store that already holds the entry answers it).
+    ///
+    /// # Errors
+    /// A [`SubmissionIdsError`] if the set cannot be read.
+    fn used_at(
+        &self,
+        agency: &AgencyId,
+        submission_id: &str,
+    ) -> Result<Option<LeafIndex>, SubmissionIdsError>;
+
+    /// Records that entry `at` uses `agency`'s `submission_id`; called once the
+    /// entry passed every check, before the registry changes.
+    ///
+    /// # Errors
+    /// A [`SubmissionIdsError`] if the set cannot be written; the entry is then
+    /// not applied.
+    fn record(
+        &mut self,
+        agency: &AgencyId,
+        submission_id: &str,
+        at: LeafIndex,
+    ) -> Result<(), SubmissionIdsError>;
+
+    /// A copy of the set, for [`Registry::clone`].
+    fn clone_box(&self) -> Box<dyn SubmissionIds>;
+}
+
+impl Clone for Box<dyn SubmissionIds> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// Submission ids in memory: truncated SHA-256(agency ‖ 0x00 ‖ submission id)
+/// → index, for every entry (about 40 bytes per entry).
+#[derive(Clone, Debug, Default)]
+pub struct MemorySubmissionIds(HashMap<[u8; 16], u64>);
+
+impl SubmissionIds for MemorySubmissionIds {
+    fn used_at(
+        &self,
+        agency: &AgencyId,
+        submission_id: &str,
+    ) -> Result<Option<LeafIndex>, SubmissionIdsError> {
+        Ok(self
+            .0
+            .get(&submission_key(agency, submission_id))
+            .map(|&i| LeafIndex(i)))
+    }
+
+    fn record(
+        &mut self,
+        agency: &AgencyId,
+        submission_id: &str,
+        at: LeafIndex,
+    ) -> Result<(), SubmissionIdsError> {
+        self.0.insert(submission_key(agency, submission_id), at.0);
+        Ok(())
+    }
+
+    fn clone_box(&self) -> Box<dyn SubmissionIds> {
+        Box::new(self.clone())
+    }
+}
+
 /// The registry and chain state after some prefix of the ledger.
 #[derive(Clone, Debug)]
 pub struct Registry {
@@ -316,13 +409,16 @@ pub struct Registry {
     agencies: BTreeMap<AgencyId, AgencyRecord>,
     /// Every key ever registered (including the authority's), so none is reused.
     key_owner: HashMap<KeyHash, AgencyId>,
-    /// Truncated SHA-256(agency || 0x00 || submission id) of every entry.
-    submissions: HashSet<[u8; 16]>,
+    /// The submission ids used so far ([`SubmissionIds`]).
+    submissions: Box<dyn SubmissionIds>,
     /// Payload commitments and access grants (spec/registry.md §6).
     access: AccessState,
 }
 
-fn submission_key(agency: &AgencyId, submission: &str) -> [u8; 16] {
+/// Truncated SHA-256(agency ‖ 0x00 ‖ submission id): a fixed-size key for a
+/// submission id, for sets that hold many (collisions are negligible at 2^-128
+/// per pair).
+pub fn submission_key(agency: &AgencyId, submission: &str) -> [u8; 16] {
     let mut h = Sha256::new();
     h.update(agency.as_str());
     h.update([0]);
@@ -394,7 +490,7 @@ impl Registry {
             registry_last: None,
             agencies: BTreeMap::new(),
             key_owner: HashMap::new(),
-            submissions: HashSet::new(),
+            submissions: Box::new(MemorySubmissionIds::default()),
             access: AccessState::default(),
         }
     }
@@ -454,10 +550,17 @@ impl Registry {
         }
     }
 
-    /// Whether `agency` already used `submission_id`.
+    /// Whether `agency` already used `submission_id`, as far as the
+    /// [`SubmissionIds`] set knows (false if it cannot be read).
     pub fn has_submission(&self, agency: &AgencyId, submission_id: &str) -> bool {
-        self.submissions
-            .contains(&submission_key(agency, submission_id))
+        matches!(self.submissions.used_at(agency, submission_id), Ok(Some(_)))
+    }
+
+    /// Replaces where the submission ids are kept ([`SubmissionIds`]). The new
+    /// set must know every id the entries applied so far used (a set backed by
+    /// the store that holds them, or an empty one before entry 0).
+    pub fn set_submission_ids(&mut self, ids: Box<dyn SubmissionIds>) {
+        self.submissions = ids;
     }
 
     /// The keys that may sign a statement from `agency` now: the authority's for
@@ -709,8 +812,11 @@ impl Registry {
                 found: entry.agency_prev.map(|h| h.0),
             });
         }
-        let sub = submission_key(&st.agency, st.submission_id.as_str());
-        if self.submissions.contains(&sub) {
+        let used = self
+            .submissions
+            .used_at(&st.agency, st.submission_id.as_str())
+            .map_err(|source| RegistryError::SubmissionIds { index, source })?;
+        if used.is_some_and(|at| at.0 != index) {
             return Err(RegistryError::DuplicateSubmission {
                 index,
                 agency: st.agency.to_string(),
@@ -781,13 +887,16 @@ impl Registry {
             Some(pending)
         };
 
-        // Every check passed: commit.
+        // Every check passed: commit (the submission id first: the one step
+        // that can fail).
+        self.submissions
+            .record(&st.agency, st.submission_id.as_str(), entry.index)
+            .map_err(|source| RegistryError::SubmissionIds { index, source })?;
         self.commit(effect, entry.index);
         if st.payload_commitment.is_some() {
             self.access
                 .record_payload(entry.index, &st.agency, &st.kind);
         }
-        self.submissions.insert(sub);
         if st.agency.is_registry() {
             self.registry_last = Some(entry.index);
         } else if let Some(a) = self.agencies.get_mut(&st.agency) {

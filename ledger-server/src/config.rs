@@ -134,6 +134,12 @@ pub struct ServeOptions {
     /// Time limit of one request to the bucket, in ms [default: 10000].
     #[arg(long, env = "LEDGER_PUBLISH_TIMEOUT_MS")]
     pub publish_timeout_ms: Option<u64>,
+    /// The store's block cache in MiB, shared by every column family and
+    /// holding their index and bloom filter blocks too: with the memtables
+    /// (64 MiB), what the store's memory is bounded by, whatever the log's
+    /// size (spec/durability.md §6) [default: 128].
+    #[arg(long, env = "LEDGER_BLOCK_CACHE_MB")]
+    pub block_cache_mb: Option<usize>,
 }
 
 /// How long one request to a witness may take, unless set.
@@ -196,6 +202,8 @@ const MIN_HEADER_BYTES: usize = 1024;
 const MAX_HEADER_BYTES: usize = 256 * 1024;
 /// The most `max_connections` accepted.
 const MAX_CONNECTIONS: usize = 100_000;
+/// The largest block cache accepted, in MiB (1 TiB).
+const MAX_BLOCK_CACHE_MB: usize = 1 << 20;
 
 impl ServeOptions {
     /// Resolves flags and variables over the config file over the defaults.
@@ -288,6 +296,16 @@ impl ServeOptions {
         if !(1..=MAX_CONNECTIONS).contains(&http.max_connections) {
             bail!("max_connections must be 1 to {MAX_CONNECTIONS}");
         }
+        let block_cache_mb = pick!(
+            block_cache_mb,
+            crate::store::StoreOptions::DEFAULT_BLOCK_CACHE >> 20
+        );
+        if !(8..=MAX_BLOCK_CACHE_MB).contains(&block_cache_mb) {
+            bail!("block_cache_mb must be 8 to {MAX_BLOCK_CACHE_MB}");
+        }
+        let store = crate::store::StoreOptions {
+            block_cache_bytes: block_cache_mb << 20,
+        };
         Ok(Settings {
             publish,
             http,
@@ -299,6 +317,7 @@ impl ServeOptions {
                 limits,
                 checkpoint_interval: Duration::from_millis(pick!(checkpoint_interval_ms, 250)),
                 witnesses: None,
+                store,
             },
             explorer_dir: self.explorer_dir.or(file.explorer_dir),
             witness_policy: self.witness_policy.or(file.witness_policy).map(|p| {
@@ -423,6 +442,50 @@ mod tests {
             let shown = format!("{opts:?}");
             assert!(opts.resolve(None).is_err(), "accepted {shown}");
         }
+    }
+
+    #[test]
+    fn the_block_cache_is_a_flag_a_variable_and_a_key() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            opts: ServeOptions,
+        }
+        let parse = |args: &[&str]| {
+            <Cli as clap::Parser>::try_parse_from(
+                ["ledger-server", "--data", "/srv/ledger"]
+                    .iter()
+                    .chain(args),
+            )
+            .unwrap()
+            .opts
+        };
+        let s = parse(&[]).resolve(None).unwrap();
+        assert_eq!(s.node.store.block_cache_bytes, 128 << 20);
+        let s = parse(&["--block-cache-mb", "512"]).resolve(None).unwrap();
+        assert_eq!(s.node.store.block_cache_bytes, 512 << 20);
+        assert!(parse(&["--block-cache-mb", "1"]).resolve(None).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.toml");
+        std::fs::write(&path, "block_cache_mb = 64\n").unwrap();
+        let s = ServeOptions {
+            config: Some(path),
+            data: Some(PathBuf::from("/srv/ledger")),
+            ..ServeOptions::default()
+        }
+        .resolve(None)
+        .unwrap();
+        assert_eq!(s.node.store.block_cache_bytes, 64 << 20);
+        // LEDGER_BLOCK_CACHE_MB is the flag's variable (clap `env`).
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "block_cache_mb")
+            .unwrap();
+        assert_eq!(
+            arg.get_env().and_then(|e| e.to_str()),
+            Some("LEDGER_BLOCK_CACHE_MB")
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The ledger's data on top of [`Storage`]: key layout, typed reads, tiles and
-//! bundles for the C2SP read API, the secondary indexes, and the startup check that
-//! recomputes the stored tree and compares it with the last signed checkpoint.
+//! bundles for the C2SP read API and the secondary indexes. The startup checks
+//! are in [`crate::startup`], the state snapshot in [`crate::snapshot`].
 //!
 //! Key layout (all integers big-endian, so that key order is index order):
 //!
@@ -17,16 +17,13 @@
 //! | meta | `size` | tree size (8) |
 //! | meta | `checkpoint` | the latest signed checkpoint note |
 //! | meta | `origin` | the log's origin |
+//! | meta | `state` | the state snapshot: registry state and tree edge at a size ([`crate::snapshot`]) |
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ledger_core::TreeSize;
-use ledger_core::checkpoint::{Origin, open_checkpoint};
 use ledger_core::hash::Hash;
-use ledger_core::note::{Ed25519Verifier, NoteVerifier};
-use ledger_core::registry::{Registry, TrustAnchors};
-use ledger_core::tile::{Tile, TileBuilder, encode_entry_bundle, hash_from_tile};
+use ledger_core::tile::{Tile, encode_entry_bundle, hash_from_tile};
 use ledger_core::tree::{HashReader, TreeError};
 
 use crate::store::{Batch, Cf, Storage, StoreError};
@@ -35,6 +32,8 @@ use crate::store::{Batch, Cf, Storage, StoreError};
 pub const META_SIZE: &[u8] = b"size";
 /// The `meta` key of the latest signed checkpoint.
 pub const META_CHECKPOINT: &[u8] = b"checkpoint";
+/// The `meta` key of the state snapshot ([`crate::snapshot`]).
+pub const META_STATE: &[u8] = b"state";
 /// The `meta` key of the origin.
 pub const META_ORIGIN: &[u8] = b"origin";
 /// The key store's `meta` key of a purge not finished yet: the key range
@@ -502,157 +501,7 @@ impl HashReader for StoredHashes<'_> {
     }
 }
 
-/// Why the stored ledger cannot be served.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The stored data disagrees with itself or with the last signed checkpoint.
-    #[error("the stored ledger is inconsistent: {0}")]
-    Inconsistent(String),
-}
-
-/// The sequencer's state, rebuilt from storage.
-pub struct Loaded {
-    /// The registry state after the last stored entry.
-    pub registry: Registry,
-    /// The tiles' right edge after the last stored entry.
-    pub builder: TileBuilder,
-    /// The last persisted checkpoint (verified) and its size and root.
-    pub checkpoint: Option<(Vec<u8>, TreeSize, Hash)>,
-}
-
-/// How many entries to read per range read when replaying.
-const REPLAY_CHUNK: u64 = 4096;
-
-/// Rebuilds the state from storage and checks it (spec/api.md; DESIGN.md §3):
-/// every stored entry is applied to a fresh registry (every rule but the
-/// signatures, which were verified before they were stored), every stored tile is
-/// recomputed from the entries and compared, and the recomputed root at the last
-/// persisted checkpoint's size must equal that checkpoint's root, whose signature
-/// must verify with `log_key`.
-///
-/// `published` is the copy of the latest published checkpoint kept outside the
-/// store ([`crate::cpfile`]), if any: it must verify too, and the stored tree
-/// must reach its size with its root. This catches a store that lost its
-/// newest data (a truncated write-ahead log, an old backup restored) together
-/// with its own checkpoint, which the store alone cannot notice.
-///
-/// # Errors
-/// [`StartupError::Inconsistent`] naming the first disagreement.
-pub fn load(
-    db: &LedgerDb,
-    origin: &Origin,
-    log_key: &Ed25519Verifier,
-    published: Option<&[u8]>,
-) -> Result<Loaded, StartupError> {
-    let bad = |m: String| StartupError::Inconsistent(m);
-    let size = db.size()?;
-    let open = |bytes: &[u8], what: &str| {
-        let keys: [&dyn NoteVerifier; 0] = [];
-        open_checkpoint(bytes, origin, log_key, &keys)
-            .map(|cp| (cp.checkpoint.size, cp.checkpoint.root))
-            .map_err(|e| bad(format!("{what} does not verify: {e}")))
-    };
-    let checkpoint = match db.checkpoint()? {
-        None => None,
-        Some(bytes) => {
-            let (s, r) = open(&bytes, "the last persisted checkpoint")?;
-            Some((bytes, s, r))
-        }
-    };
-    // Every signed checkpoint the stored tree must reproduce: (what, size, root).
-    let mut must_match: Vec<(&str, TreeSize, Hash)> = Vec::new();
-    if let Some((_, s, r)) = &checkpoint {
-        must_match.push(("the last signed checkpoint in the store", *s, *r));
-    }
-    if let Some(bytes) = published {
-        let (s, r) = open(bytes, "the published checkpoint copy (checkpoint file)")?;
-        must_match.push(("the last published checkpoint (checkpoint file)", s, r));
-    }
-    for (what, cp_size, _) in &must_match {
-        if cp_size.0 > size {
-            return Err(bad(format!(
-                "{what} has size {}, but only {size} entries are stored: entries were lost or an older copy of the store was restored",
-                cp_size.0
-            )));
-        }
-    }
-    let anchors = TrustAnchors {
-        authority_key: None,
-        log_vkey: Some(log_key.to_vkey()),
-    };
-    let mut registry = Registry::new(origin.as_str(), anchors);
-    let mut builder = TileBuilder::new();
-    // The empty tree's root needs no entries; the others are checked as the
-    // replay reaches their size.
-    for (what, cp_size, cp_root) in &must_match {
-        if cp_size.0 == 0 && *cp_root != Hash::empty_tree() {
-            return Err(bad(format!(
-                "{what} is for size 0 but not the empty tree's root"
-            )));
-        }
-    }
-    // Entries past the last signed checkpoint were never published: their
-    // signatures are verified before anything is signed over them (#14 item
-    // 13). The ones before are covered by a signature of the log key.
-    let signed_up_to = must_match.iter().map(|(_, s, _)| s.0).max().unwrap_or(0);
-    must_match.retain(|(_, s, _)| s.0 > 0);
-    let mut next = 0u64;
-    while next < size {
-        let end = (next + REPLAY_CHUNK).min(size);
-        for (i, bytes) in (next..end).zip(db.entries(next, end)?) {
-            let (applied, signature) = registry
-                .apply_deferred(&bytes)
-                .map_err(|e| bad(format!("stored entry {i} breaks the rules: {e}")))?;
-            if i >= signed_up_to {
-                signature.verify().map_err(|e| {
-                    bad(format!(
-                        "stored entry {i}, past the last signed checkpoint (size {signed_up_to}), \
-                         does not verify: {e}; refusing to sign a checkpoint over it"
-                    ))
-                })?;
-            }
-            builder.append(applied.leaf_hash);
-            for (tile, data) in builder.take_completed() {
-                let stored = db.tile_data(tile.level(), tile.index())?;
-                if stored.as_deref() != Some(&data[..]) {
-                    return Err(bad(format!(
-                        "stored tile {} differs from the one recomputed from the entries",
-                        tile.path()
-                    )));
-                }
-            }
-            for (what, cp_size, cp_root) in &must_match {
-                if builder.size() == *cp_size {
-                    let root = builder.root();
-                    if root != *cp_root {
-                        return Err(bad(format!(
-                            "the entries hash to root {root} at size {}, but {what} says {cp_root}",
-                            cp_size.0
-                        )));
-                    }
-                }
-            }
-        }
-        next = end;
-    }
-    for (tile, data) in builder.partial_tiles() {
-        let stored = db.tile_data(tile.level(), tile.index())?;
-        if stored.as_deref() != Some(&data[..]) {
-            return Err(bad(format!(
-                "stored partial tile {} differs from the one recomputed from the entries",
-                tile.path()
-            )));
-        }
-    }
-    Ok(Loaded {
-        registry,
-        builder,
-        checkpoint,
-    })
-}
+pub use crate::startup::{Loaded, StartupError, load};
 
 #[cfg(test)]
 mod tests {

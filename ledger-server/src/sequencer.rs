@@ -30,6 +30,7 @@ use crate::ledger::{
     secondary_key, tile_key,
 };
 use crate::metrics::Metrics;
+use crate::snapshot::{Snapshot, StoredSubmissions};
 use crate::store::{Batch, Cf, StoreError};
 
 /// One signed statement to append.
@@ -152,7 +153,17 @@ pub struct Core {
     /// The latest published checkpoint, which a reload must reproduce, as
     /// startup does (spec/durability.md §3; #14 item 9).
     published: Option<watch::Receiver<Published>>,
+    /// The size and time of the last state snapshot written ([`Snapshot`]);
+    /// no time: the next commit writes one.
+    snapshot_at: (u64, Option<Instant>),
 }
+
+/// A state snapshot goes with a commit once this many entries were appended
+/// since the last one, or [`SNAPSHOT_AFTER`] passed: startup and a reload after
+/// a failed write replay at most that tail (spec/durability.md §3.3).
+pub const SNAPSHOT_EVERY: u64 = 4096;
+/// The longest time between two snapshots while entries are appended.
+pub const SNAPSHOT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What [`Core::process`] did.
 pub struct Outcome {
@@ -178,8 +189,10 @@ fn now_ms() -> u64 {
 }
 
 impl Core {
-    /// Loads and checks the stored ledger ([`load`]), against the published
-    /// checkpoint copy too if one is given.
+    /// Loads and checks the stored ledger ([`load`]: from the state snapshot
+    /// and the tail after it), against the published checkpoint copy too if
+    /// one is given. A store without a snapshot (from before snapshots) is
+    /// replayed whole, and gets one now, so that the next start does not.
     ///
     /// # Errors
     /// As [`load`].
@@ -190,6 +203,25 @@ impl Core {
         published: Option<&[u8]>,
     ) -> Result<Core, crate::ledger::StartupError> {
         let loaded = load(&db, &origin, &log_key, published)?;
+        let size = loaded.builder.size().0;
+        let mut snapshot_at = (loaded.resumed_from.unwrap_or(size), Some(Instant::now()));
+        if loaded.resumed_from.is_none() {
+            let mut b = Batch::new();
+            Snapshot::of(&loaded.registry, &loaded.builder).put(&mut b);
+            match db.store().write(b) {
+                Ok(()) => tracing::info!("wrote the first state snapshot, at size {size}"),
+                Err(e) => {
+                    snapshot_at = (0, None);
+                    tracing::warn!("could not write a state snapshot: {e}; the next commit will");
+                }
+            }
+        } else {
+            tracing::info!(
+                "resumed from the state snapshot at size {}: {} entries replayed",
+                snapshot_at.0,
+                size - snapshot_at.0
+            );
+        }
         Ok(Core {
             db,
             registry: loaded.registry,
@@ -198,6 +230,7 @@ impl Core {
             origin,
             log_key,
             published: None,
+            snapshot_at,
         })
     }
 
@@ -214,11 +247,14 @@ impl Core {
     /// against the trust anchors).
     pub fn empty(
         db: LedgerDb,
-        registry: Registry,
+        mut registry: Registry,
         origin: ledger_core::checkpoint::Origin,
         log_key: ledger_core::note::Ed25519Verifier,
     ) -> Core {
+        registry.set_submission_ids(Box::new(StoredSubmissions::new(db.clone())));
         Core {
+            // The first commit (genesis) writes the first snapshot.
+            snapshot_at: (0, None),
             db,
             registry,
             builder: TileBuilder::new(),
@@ -226,6 +262,22 @@ impl Core {
             origin,
             log_key,
             published: None,
+        }
+    }
+
+    /// Writes a state snapshot of the stored tree now, if entries were
+    /// committed since the last one (a clean stop: the next start then has no
+    /// tail to replay). A failure is logged: startup replays the tail instead.
+    pub fn write_snapshot(&mut self) {
+        let size = self.builder.size().0;
+        if !self.in_sync || size == self.snapshot_at.0 {
+            return;
+        }
+        let mut b = Batch::new();
+        Snapshot::of(&self.registry, &self.builder).put(&mut b);
+        match self.db.store().write(b) {
+            Ok(()) => self.snapshot_at = (size, Some(Instant::now())),
+            Err(e) => tracing::warn!("could not write the state snapshot at size {size}: {e}"),
         }
     }
 
@@ -353,6 +405,11 @@ impl Core {
             };
             let applied = match r {
                 Ok(a) => a,
+                Err(RegistryError::SubmissionIds { source, .. }) => {
+                    tracing::error!("dedup lookup failed: {source}");
+                    results[i] = Some(Err(AppendError::Unavailable));
+                    continue;
+                }
                 Err(e) => {
                     results[i] = Some(Err(AppendError::Rejected(e)));
                     continue;
@@ -414,6 +471,15 @@ impl Core {
                 }
             }
             batch.put(Cf::Meta, META_SIZE, end.to_be_bytes());
+            if end - self.snapshot_at.0 >= SNAPSHOT_EVERY
+                || self
+                    .snapshot_at
+                    .1
+                    .is_none_or(|t| t.elapsed() >= SNAPSHOT_AFTER)
+            {
+                Snapshot::of(&self.registry, &self.builder).put(&mut batch);
+                self.snapshot_at = (end, Some(Instant::now()));
+            }
         }
 
         // 6. One atomic, synced write. (`recover` first: a failed checkpoint
@@ -798,6 +864,7 @@ impl Sequencer {
                         let _ = job.reply.send(mine);
                     }
                 }
+                core.write_snapshot();
             })
             .expect("spawning the sequencer thread");
         (handle, thread)

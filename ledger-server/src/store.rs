@@ -172,6 +172,16 @@ pub trait Storage: Send + Sync {
     /// A [`StoreError`] if the write failed (for example, the disk is full).
     fn write(&self, batch: Batch) -> Result<(), StoreError>;
 
+    /// Writes the memtables to table files (a clean stop), so that the next
+    /// open has no write-ahead log to replay: a clean restart's time then does
+    /// not depend on how much was written since the last flush.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the flush fails (nothing is lost: the log holds it).
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Removes the bytes of deleted values of `cf` in the key range
     /// `[from, to)` from the store's files: every column family's memtable is
     /// flushed (so that no write-ahead log still holds them) and that range of
@@ -188,8 +198,28 @@ pub trait Storage: Send + Sync {
 
 /// Memory for RocksDB memtables, all column families together.
 const MEMTABLE_BUDGET: usize = 64 << 20;
-/// The block cache shared by all column families.
-const BLOCK_CACHE: usize = 32 << 20;
+
+/// How the RocksDB store uses memory (spec/durability.md §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The block cache shared by all column families, in bytes. It also holds
+    /// the table files' index and filter blocks, so that the store's memory
+    /// stays within memtables plus this cache however large the log grows.
+    pub block_cache_bytes: usize,
+}
+
+impl StoreOptions {
+    /// The default block cache: 128 MiB.
+    pub const DEFAULT_BLOCK_CACHE: usize = 128 << 20;
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            block_cache_bytes: StoreOptions::DEFAULT_BLOCK_CACHE,
+        }
+    }
+}
 
 /// How long after a failed write the store waits before it reopens RocksDB to
 /// try again; each failed reopen doubles the wait, up to [`REOPEN_MAX`], so that
@@ -210,6 +240,7 @@ const REOPEN_MAX: Duration = Duration::from_secs(30);
 /// reopen fails, the store serves reads from a read-only instance meanwhile.
 pub struct RocksStore {
     dir: PathBuf,
+    options: StoreOptions,
     db: RwLock<Option<DB>>,
     /// After a failed write, while the instance may be stuck read-only.
     reopen: Mutex<Reopen>,
@@ -238,9 +269,18 @@ impl RocksStore {
     /// [`StoreError::Rocks`] if RocksDB cannot open the directory (it is locked by
     /// another process, unreadable, or corrupt).
     pub fn open(dir: &Path) -> Result<RocksStore, StoreError> {
-        let db = open_db(dir, false)?;
+        RocksStore::open_with(dir, StoreOptions::default())
+    }
+
+    /// As [`RocksStore::open`], with the given memory settings.
+    ///
+    /// # Errors
+    /// As [`RocksStore::open`].
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<RocksStore, StoreError> {
+        let db = open_db(dir, false, options)?;
         Ok(RocksStore {
             dir: dir.to_owned(),
+            options,
             db: RwLock::new(Some(db)),
             reopen: Mutex::new(Reopen {
                 at: None,
@@ -266,14 +306,14 @@ impl RocksStore {
         let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
         // The old instance must be closed first: it holds the directory's lock.
         drop(guard.take());
-        match open_db(&self.dir, false) {
+        match open_db(&self.dir, false, self.options) {
             Ok(db) => {
                 *guard = Some(db);
                 tracing::info!("the store was reopened after a failed write");
                 Ok(())
             }
             Err(e) => {
-                *guard = open_db(&self.dir, true).ok();
+                *guard = open_db(&self.dir, true, self.options).ok();
                 Err(e)
             }
         }
@@ -287,7 +327,7 @@ fn handle(db: &DB, cf: Cf) -> Result<&rocksdb::ColumnFamily, StoreError> {
 
 /// Opens the RocksDB database in `dir` with the store's options (read-only: no
 /// lock, no writes, for serving reads while the disk refuses writes).
-fn open_db(dir: &Path, read_only: bool) -> Result<DB, StoreError> {
+fn open_db(dir: &Path, read_only: bool, options: StoreOptions) -> Result<DB, StoreError> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
@@ -295,7 +335,13 @@ fn open_db(dir: &Path, read_only: bool) -> Result<DB, StoreError> {
     // Bound memory: memtables of all column families together, and one block
     // cache shared by all of them.
     opts.set_db_write_buffer_size(MEMTABLE_BUDGET);
-    let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE);
+    // A write-ahead log file is kept until every column family with data in
+    // it is flushed, and a column family with few writes (meta) flushes
+    // rarely: without a bound, the log replayed after a crash grows with the
+    // writes since. Past this size, the column families holding the oldest
+    // log are flushed, so recovery replays at most about this much.
+    opts.set_max_total_wal_size(MEMTABLE_BUDGET as u64);
+    let cache = rocksdb::Cache::new_lru_cache(options.block_cache_bytes);
     // Refuse to open a store whose files fail their checksums.
     opts.set_paranoid_checks(true);
     // Every acknowledged write was synced to the write-ahead log before it
@@ -323,6 +369,18 @@ fn open_db(dir: &Path, read_only: bool) -> Result<DB, StoreError> {
         let mut block = BlockBasedOptions::default();
         block.set_block_size(16 * 1024);
         block.set_block_cache(&cache);
+        // Index and filter blocks live in the block cache, not beside it: their
+        // memory is bounded by the cache instead of growing with the table
+        // files (level 0's stay pinned: they are read by every lookup).
+        block.set_cache_index_and_filter_blocks(true);
+        block.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        if *cf == Cf::Dedup {
+            // Every append looks its submission id up here, and a new id is
+            // in no table file: a bloom filter (10 bits per key, about 1%
+            // false positives) answers most such lookups without a block read.
+            block.set_bloom_filter(10.0, false);
+            block.set_whole_key_filtering(true);
+        }
         o.set_block_based_table_factory(&block);
         ColumnFamilyDescriptor::new(cf.name(), o)
     });
@@ -398,6 +456,19 @@ impl RocksStore {
 }
 
 impl Storage for RocksStore {
+    fn flush(&self) -> Result<(), StoreError> {
+        self.with_db(|db| {
+            let handles = Cf::ALL
+                .iter()
+                .map(|c| handle(db, *c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut fo = rocksdb::FlushOptions::default();
+            fo.set_wait(true);
+            db.flush_cfs_opt(&handles, &fo)?;
+            Ok(())
+        })
+    }
+
     fn purge(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<(), StoreError> {
         self.with_db(|db| {
             let handles = Cf::ALL

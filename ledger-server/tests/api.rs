@@ -1408,7 +1408,7 @@ async fn ledger_with_a_stored_tail(
     forge: impl FnOnce(&SigningKey, &[u8]) -> ledger_core::entry::Entry,
 ) -> SigningKey {
     use ledger_core::tile::TileBuilder;
-    use ledger_server::ledger::{LedgerDb, META_SIZE, index_key, tile_key};
+    use ledger_server::ledger::{LedgerDb, META_SIZE, dedup_key, index_key, tile_key};
     use ledger_server::store::{Batch, Cf};
 
     let mut t = T::with(config.clone(), store.clone(), true);
@@ -1440,6 +1440,13 @@ async fn ledger_with_a_stored_tail(
         b.put(Cf::Tiles, tile_key(tile.level(), tile.index()), data);
     }
     b.put(Cf::Meta, META_SIZE, (size.0 + 1).to_be_bytes());
+    // Its idempotency record too: the tail is consistent but for what is forged.
+    let st = ledger_core::statement::Statement::parse(&tail.statement).unwrap();
+    b.put(
+        Cf::Dedup,
+        dedup_key(st.agency.as_str(), st.submission_id.as_str()),
+        index_key(size.0),
+    );
     store.write(b).unwrap();
     city
 }

@@ -1,6 +1,8 @@
 //! Storage faults on the real binary (issue #6, RELIABILITY.md):
-//! - a damaged table file (bytes edited, or the file cut short) and a damaged
-//!   write-ahead log make startup refuse with a clear message;
+//! - a damaged table file is found by `ledger-server fsck` (bytes edited in old
+//!   entries, which a start no longer reads) or refused at startup (the file
+//!   cut short), and a damaged write-ahead log makes startup refuse, each with
+//!   a clear message;
 //! - a store that lost its newest data (an older copy put back) is refused,
 //!   because it does not reach the last published checkpoint;
 //! - a full disk (a small tmpfs) makes appends answer 503 while reads go on;
@@ -168,8 +170,24 @@ fn truncate_to(file: &Path, len: u64) {
         .unwrap();
 }
 
+/// `ledger-server fsck --data DATA`: (exit code, standard output, standard error).
+fn fsck(data: &Path) -> (i32, String, String) {
+    let out = Command::new(binary("ledger-server"))
+        .args(["fsck", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Startup reads only what it checks (spec/durability.md §3.2-3.3), so a
+/// damaged block of old entries is found by `fsck`, which reads every block;
+/// a table file cut short is refused when RocksDB opens the store.
 #[test]
-fn damaged_table_files_refuse_startup() {
+fn damaged_table_files_are_found_by_fsck() {
     let (dir, data, server) = ledger_with(3000, 100);
     server.stop();
     // `stats` flushes every column family into table (.sst) files.
@@ -179,23 +197,44 @@ fn damaged_table_files_refuse_startup() {
         !files_with_ext(&data.join("db"), "sst").is_empty(),
         "no table files after stats"
     );
-
-    // Edited bytes in the middle of the largest table file (the entries).
-    let err = refused_copy(&data, "edited", |db| flip_middle(&largest_sst(db), 64));
+    let (code, out, err) = fsck(&data);
+    assert_eq!(code, 0, "{out}{err}");
     assert!(
-        err.contains("refusing to start") && err.to_lowercase().contains("corrupt"),
+        out.contains("is sound") && out.contains("3002 entries"),
+        "{out}"
+    );
+    assert!(err.contains("entries: 3002/3002"), "progress: {err}");
+
+    // Edited bytes in the middle of the largest table file (old entries): a
+    // start does not read them, fsck does.
+    let edited = data.with_file_name("edited");
+    copy_dir(&data, &edited);
+    flip_middle(&largest_sst(&edited.join("db")), 64);
+    let server = serve(&edited, dir.path());
+    assert_eq!(published(&server), 3002);
+    server.stop();
+    let (code, out, err) = fsck(&edited);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("FAILED") && err.to_lowercase().contains("corrupt"),
         "{err}"
     );
 
-    // The largest table file cut in half.
+    // The largest table file cut in half: refused at open, by both.
     let err = refused_copy(&data, "cut", |db| {
         let sst = largest_sst(db);
         truncate_to(&sst, fs::metadata(&sst).unwrap().len() / 2);
     });
     assert!(err.contains("refusing to start"), "{err}");
+    let (code, out, err) = fsck(&data.with_file_name("cut"));
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("store"), "{err}");
 
-    // The untouched original still starts: the refusals above were the damage.
+    // A running server holds the store's lock: fsck could not check (2).
     let server = serve(&data, dir.path());
+    let (code, _, err) = fsck(&data);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stopped ledger or a copy"), "{err}");
     assert_eq!(published(&server), 3002);
     server.stop();
 }

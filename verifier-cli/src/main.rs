@@ -10,6 +10,7 @@ mod accesses;
 mod agency;
 mod attribution;
 mod check;
+mod dedup;
 mod mirror;
 mod monitor;
 mod prefetch;

@@ -335,6 +335,9 @@ pub fn replay(args: &ReplayArgs, quiet: bool) -> Outcome {
         log_vkey: Some(vkey.to_vkey()),
     };
     let mut registry = Registry::new(origin.as_str(), anchors);
+    // Submission ids go to a sort-based duplicate pass, not to memory.
+    let ids = crate::dedup::SortedIds::new(crate::dedup::limit_from_env());
+    registry.set_submission_ids(Box::new(ids.clone()));
     let mut builder = TileBuilder::new();
     let mut pending: Vec<PendingSignature> = Vec::new();
     let mut agencies: BTreeMap<String, AgencySummary> = BTreeMap::new();
@@ -380,6 +383,9 @@ pub fn replay(args: &ReplayArgs, quiet: bool) -> Outcome {
                 }
                 let (applied, sig) = match registry.apply_deferred(e) {
                     Ok(a) => a,
+                    Err(err @ RegistryError::SubmissionIds { .. }) => {
+                        return Err(unable(err.to_string()));
+                    }
                     Err(err) => {
                         broken = Some(format!("entry {index} ({path}): {err}"));
                         pending.clear();
@@ -457,6 +463,15 @@ pub fn replay(args: &ReplayArgs, quiet: bool) -> Outcome {
     }
     if broken.is_none() {
         note_broken(verify_signatures(&pending), &mut broken)?;
+    }
+    if broken.is_none()
+        && !generic
+        && let Some(d) = ids.finish().map_err(|e| unable(e.to_string()))?
+    {
+        broken = Some(format!(
+            "entry {}: its agency already used its submission id at entry {} (duplicate pass)",
+            d.second, d.first
+        ));
     }
     let partial = builder.partial_tiles();
     let served = read_tiles(&src, partial.iter().map(|(t, _)| *t).collect())?;
