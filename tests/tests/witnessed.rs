@@ -131,10 +131,17 @@ fn log_size(server: &Server) -> u64 {
     v["size"].as_u64().unwrap()
 }
 
-#[test]
-fn checkpoints_are_published_only_with_a_witness_quorum() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("ledger");
+/// A new ledger in `dir/ledger`, three witnesses of it and a 2-of-3 policy
+/// naming them in `dir/policy.txt`.
+struct Setup {
+    data: PathBuf,
+    log_vkey: String,
+    ws: Vec<Witness>,
+    policy_file: PathBuf,
+}
+
+fn setup(dir: &Path) -> Setup {
+    let data = dir.join("ledger");
     let out = run_ok(Command::new(binary("ledger-server")).args([
         "init",
         "--data",
@@ -143,12 +150,29 @@ fn checkpoints_are_published_only_with_a_witness_quorum() {
         ORIGIN,
     ]));
     let log_vkey = field(&out, "verifier key:");
-    let mut ws: Vec<Witness> = ["audit-board", "press-council", "court-registry"]
+    let ws: Vec<Witness> = ["audit-board", "press-council", "court-registry"]
         .iter()
-        .map(|n| witness(dir.path(), n, &log_vkey))
+        .map(|n| witness(dir, n, &log_vkey))
         .collect();
-    let policy_file = dir.path().join("policy.txt");
+    let policy_file = dir.join("policy.txt");
     std::fs::write(&policy_file, policy(&log_vkey, &ws)).unwrap();
+    Setup {
+        data,
+        log_vkey,
+        ws,
+        policy_file,
+    }
+}
+
+#[test]
+fn checkpoints_are_published_only_with_a_witness_quorum() {
+    let dir = tempfile::tempdir().unwrap();
+    let Setup {
+        data,
+        log_vkey,
+        mut ws,
+        policy_file,
+    } = setup(dir.path());
     let serve = |data: &Path| {
         Server::start(
             &[
@@ -452,21 +476,12 @@ fn newest_cosignature(note: &str, witnesses: &[Witness]) -> Option<u64> {
 #[test]
 fn an_idle_log_is_cosigned_again() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("ledger");
-    let out = run_ok(Command::new(binary("ledger-server")).args([
-        "init",
-        "--data",
-        data.to_str().unwrap(),
-        "--origin",
-        ORIGIN,
-    ]));
-    let log_vkey = field(&out, "verifier key:");
-    let ws: Vec<Witness> = ["audit-board", "press-council", "court-registry"]
-        .iter()
-        .map(|n| witness(dir.path(), n, &log_vkey))
-        .collect();
-    let policy_file = dir.path().join("policy.txt");
-    std::fs::write(&policy_file, policy(&log_vkey, &ws)).unwrap();
+    let Setup {
+        data,
+        log_vkey: _,
+        ws,
+        policy_file,
+    } = setup(dir.path());
     let server = Server::start(
         &[
             "serve",
